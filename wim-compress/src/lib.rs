@@ -1,0 +1,75 @@
+//! Codecs of the Windows Imaging Format: XPRESS (Huffman), LZX (WIM variant) and LZMS.
+//!
+//! Every WIM chunk is an independent stream, so each codec is a reusable
+//! decoder that decodes one chunk from a byte slice into a caller's buffer of
+//! the known uncompressed size. A decoder allocates its tables once and reuses
+//! them for every chunk it decodes on one thread.
+//!
+//! ```
+//! use wim_compress::{Codec, Decompressor};
+//! // An XPRESS chunk whose 256-byte header gives 'a' (0x61) and one match
+//! // symbol the code length 1 is all that a run of 'a's needs.
+//! let mut d = Decompressor::new(Codec::Xpress, 32 * 1024).unwrap();
+//! # let _ = &mut d;
+//! ```
+#![forbid(unsafe_code)]
+
+mod error;
+mod lz;
+pub mod huffman;
+pub mod lzms;
+pub mod lzx;
+pub mod xpress;
+
+pub use error::DecodeError;
+pub use lzms::LzmsDecoder;
+pub use lzx::LzxDecoder;
+pub use xpress::XpressDecoder;
+
+/// The compression formats a WIM resource can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Codec {
+    Xpress,
+    Lzx,
+    Lzms,
+}
+
+impl Codec {
+    /// Largest chunk the codec allows in a WIM.
+    pub fn max_chunk_size(self) -> usize {
+        match self {
+            Codec::Xpress => xpress::MAX_CHUNK_SIZE,
+            Codec::Lzx => lzx::MAX_CHUNK_SIZE,
+            Codec::Lzms => lzms::MAX_CHUNK_SIZE,
+        }
+    }
+}
+
+/// A decoder for any of the three codecs, created for a maximum chunk size.
+pub enum Decompressor {
+    Xpress(XpressDecoder),
+    Lzx(LzxDecoder),
+    Lzms(LzmsDecoder),
+}
+
+impl Decompressor {
+    /// A decoder for chunks of at most `max_chunk_size` bytes. For LZX the
+    /// window (and so the number of offset slots) follows from this size, so it
+    /// must be the resource's chunk size, not the size of a short final chunk.
+    pub fn new(codec: Codec, max_chunk_size: usize) -> Result<Self, DecodeError> {
+        Ok(match codec {
+            Codec::Xpress => Self::Xpress(XpressDecoder::new(max_chunk_size)?),
+            Codec::Lzx => Self::Lzx(LzxDecoder::new(max_chunk_size)?),
+            Codec::Lzms => Self::Lzms(LzmsDecoder::new(max_chunk_size)?),
+        })
+    }
+
+    /// Decodes one chunk; `output.len()` is its uncompressed size.
+    pub fn decompress(&mut self, input: &[u8], output: &mut [u8]) -> Result<(), DecodeError> {
+        match self {
+            Self::Xpress(d) => d.decompress(input, output),
+            Self::Lzx(d) => d.decompress(input, output),
+            Self::Lzms(d) => d.decompress(input, output),
+        }
+    }
+}
