@@ -15,12 +15,24 @@ fn round_trip(lib: &Libwim, chunk: usize, level: u32, data: &[u8]) -> Result<boo
     };
     let mut ours = vec![0u8; data.len()];
     XpressDecoder::new(chunk)?.decompress(&packed, &mut ours)?;
-    assert!(ours == data, "XPRESS chunk {chunk} level {level}: our output differs from the input");
-    let theirs = xpress_huffman::decompress(&packed, data.len()).expect("xpress-huffman decodes wimlib's chunk");
+    assert!(
+        ours == data,
+        "XPRESS chunk {chunk} level {level}: our output differs from the input"
+    );
+    let theirs = xpress_huffman::decompress(&packed, data.len())
+        .expect("xpress-huffman decodes wimlib's chunk");
     // xpress-huffman stops once its input pointer reaches the end, which can drop
     // the last few symbols held in its bit buffer: it must give a long prefix.
-    assert!(data.starts_with(&theirs), "xpress-huffman disagrees with the input");
-    assert!(theirs.len() + 64 >= data.len(), "xpress-huffman decoded only {} of {} bytes", theirs.len(), data.len());
+    assert!(
+        data.starts_with(&theirs),
+        "xpress-huffman disagrees with the input"
+    );
+    assert!(
+        theirs.len() + 64 >= data.len(),
+        "xpress-huffman decoded only {} of {} bytes",
+        theirs.len(),
+        data.len()
+    );
     Ok(true)
 }
 
@@ -77,7 +89,9 @@ fn real_files_every_chunk_size_and_level() {
             for &level in &LEVELS {
                 // A few chunks from each file keep the test quick in debug builds.
                 for piece in data.chunks(chunk).step_by(7).take(3) {
-                    if round_trip(&lib, chunk, level, piece).unwrap_or_else(|e| panic!("{name}: {e}")) {
+                    if round_trip(&lib, chunk, level, piece)
+                        .unwrap_or_else(|e| panic!("{name}: {e}"))
+                    {
                         chunks += 1;
                     }
                 }
@@ -91,13 +105,24 @@ fn real_files_every_chunk_size_and_level() {
 fn edge_cases() {
     let mut d = XpressDecoder::new(65536).unwrap();
     // Too short for the code-length header.
-    assert_eq!(d.decompress(&[0; 100], &mut [0; 10]), Err(DecodeError::Truncated));
+    assert_eq!(
+        d.decompress(&[0; 100], &mut [0; 10]),
+        Err(DecodeError::Truncated)
+    );
     // All-zero lengths: no codeword is defined.
-    assert_eq!(d.decompress(&[0; 300], &mut [0; 10]), Err(DecodeError::InvalidSymbol));
+    assert_eq!(
+        d.decompress(&[0; 300], &mut [0; 10]),
+        Err(DecodeError::InvalidSymbol)
+    );
     // Empty output needs no input.
     assert_eq!(d.decompress(&[], &mut []), Ok(()));
     // Larger than the decoder was made for.
-    assert!(matches!(XpressDecoder::new(4096).unwrap().decompress(&[0; 300], &mut [0; 5000]), Err(DecodeError::UnsupportedChunkSize(5000))));
+    assert!(matches!(
+        XpressDecoder::new(4096)
+            .unwrap()
+            .decompress(&[0; 300], &mut [0; 5000]),
+        Err(DecodeError::UnsupportedChunkSize(5000))
+    ));
     assert!(XpressDecoder::new(65537).is_err());
 }
 
@@ -107,15 +132,23 @@ fn hand_made_match_before_start_is_an_error() {
     let mut chunk = vec![0u8; 256];
     chunk[97 / 2] |= 1 << 4; // 97 is odd: high nibble
     chunk[(256 + 16) / 2] |= 1; // even: low nibble
-    // Bits: match first (codeword 1), then its offset bit.
+                                // Bits: match first (codeword 1), then its offset bit.
     chunk.extend_from_slice(&[0x00, 0xC0, 0, 0, 0, 0]);
     let mut out = [0u8; 8];
-    assert_eq!(XpressDecoder::new(4096).unwrap().decompress(&chunk, &mut out), Err(DecodeError::MatchBeforeStart));
+    assert_eq!(
+        XpressDecoder::new(4096)
+            .unwrap()
+            .decompress(&chunk, &mut out),
+        Err(DecodeError::MatchBeforeStart)
+    );
     // 'a' then the match with offset 2 (bits 0, 1, 0): before start again since only 1 byte out.
     // 'a','a' then match offset 2 length 3: 0 0 1 0 -> 0x2000 in the first word.
     let mut ok = chunk[..256].to_vec();
     ok.extend_from_slice(&[0x00, 0x20, 0, 0, 0, 0]);
     let mut out = [0u8; 5];
-    XpressDecoder::new(4096).unwrap().decompress(&ok, &mut out).unwrap();
+    XpressDecoder::new(4096)
+        .unwrap()
+        .decompress(&ok, &mut out)
+        .unwrap();
     assert_eq!(&out, b"aaaaa");
 }

@@ -42,8 +42,26 @@ pub fn make(kind: Kind, len: usize, seed: u64) -> Vec<u8> {
         }
         Kind::Text => {
             const WORDS: &[&str] = &[
-                "the ", "image ", "Windows ", "file ", "of ", "and ", "resource ", "chunk ", "\r\n", "<DIR>",
-                "system32", "compression ", "a ", "is ", "DISM ", "0x", "</", ">", "\t", ", ",
+                "the ",
+                "image ",
+                "Windows ",
+                "file ",
+                "of ",
+                "and ",
+                "resource ",
+                "chunk ",
+                "\r\n",
+                "<DIR>",
+                "system32",
+                "compression ",
+                "a ",
+                "is ",
+                "DISM ",
+                "0x",
+                "</",
+                ">",
+                "\t",
+                ", ",
             ];
             while out.len() < len {
                 let w = WORDS[(next() % WORDS.len() as u64) as usize];

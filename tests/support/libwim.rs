@@ -19,10 +19,12 @@ pub enum CType {
 }
 
 type CreateCompressor = unsafe extern "C" fn(c_int, usize, c_uint, *mut *mut c_void) -> c_int;
-type Compress = unsafe extern "C" fn(*const c_void, usize, *mut c_void, usize, *mut c_void) -> usize;
+type Compress =
+    unsafe extern "C" fn(*const c_void, usize, *mut c_void, usize, *mut c_void) -> usize;
 type FreeCompressor = unsafe extern "C" fn(*mut c_void);
 type CreateDecompressor = unsafe extern "C" fn(c_int, usize, *mut *mut c_void) -> c_int;
-type Decompress = unsafe extern "C" fn(*const c_void, usize, *mut c_void, usize, *mut c_void) -> c_int;
+type Decompress =
+    unsafe extern "C" fn(*const c_void, usize, *mut c_void, usize, *mut c_void) -> c_int;
 type FreeDecompressor = unsafe extern "C" fn(*mut c_void);
 
 pub struct Libwim {
@@ -49,7 +51,10 @@ impl Libwim {
         let mut ptr = std::ptr::null_mut();
         // SAFETY: valid out-pointer; wimlib validates the other arguments.
         let rc = unsafe { create(ctype as c_int, max_block, level, &mut ptr) };
-        assert_eq!(rc, 0, "wimlib_create_compressor({ctype:?}, {max_block}, {level}) failed: {rc}");
+        assert_eq!(
+            rc, 0,
+            "wimlib_create_compressor({ctype:?}, {max_block}, {level}) failed: {rc}"
+        );
         Compressor { lib: self, ptr }
     }
 
@@ -58,7 +63,10 @@ impl Libwim {
         let mut ptr = std::ptr::null_mut();
         // SAFETY: valid out-pointer.
         let rc = unsafe { create(ctype as c_int, max_block, &mut ptr) };
-        assert_eq!(rc, 0, "wimlib_create_decompressor({ctype:?}, {max_block}) failed: {rc}");
+        assert_eq!(
+            rc, 0,
+            "wimlib_create_decompressor({ctype:?}, {max_block}) failed: {rc}"
+        );
         Decompressor { lib: self, ptr }
     }
 }
@@ -77,7 +85,15 @@ impl Compressor<'_> {
             return None;
         }
         // SAFETY: both buffers are valid for the lengths passed.
-        let n = unsafe { f(data.as_ptr().cast(), data.len(), out.as_mut_ptr().cast(), out.len(), self.ptr) };
+        let n = unsafe {
+            f(
+                data.as_ptr().cast(),
+                data.len(),
+                out.as_mut_ptr().cast(),
+                out.len(),
+                self.ptr,
+            )
+        };
         if n == 0 {
             return None;
         }
@@ -104,7 +120,15 @@ impl Decompressor<'_> {
     pub fn decompress(&mut self, data: &[u8], out: &mut [u8]) -> bool {
         let f: Symbol<Decompress> = self.lib.sym(b"wimlib_decompress\0");
         // SAFETY: both buffers are valid for the lengths passed.
-        let rc = unsafe { f(data.as_ptr().cast(), data.len(), out.as_mut_ptr().cast(), out.len(), self.ptr) };
+        let rc = unsafe {
+            f(
+                data.as_ptr().cast(),
+                data.len(),
+                out.as_mut_ptr().cast(),
+                out.len(),
+                self.ptr,
+            )
+        };
         rc == 0
     }
 }

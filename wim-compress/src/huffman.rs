@@ -30,7 +30,9 @@ impl DecodeTable {
     /// A table for codes whose codewords are at most `max_len` bits, resolving
     /// codewords of up to `table_bits` bits with one lookup.
     pub fn new(table_bits: u32, max_len: u32) -> Self {
-        assert!((1..=PRIMARY_MAX_BITS).contains(&table_bits) && table_bits <= max_len && max_len <= 16);
+        assert!(
+            (1..=PRIMARY_MAX_BITS).contains(&table_bits) && table_bits <= max_len && max_len <= 16
+        );
         Self {
             primary: Box::new([INVALID_ENTRY; 1 << PRIMARY_MAX_BITS]),
             subtables: Vec::new(),
@@ -129,7 +131,8 @@ impl DecodeTable {
     /// gives `(INVALID_SYMBOL, 0)`.
     #[inline(always)]
     pub fn lookup(&self, window: u32) -> (u16, u32) {
-        let index = (window >> (self.max_len - self.table_bits)) as usize & ((1 << PRIMARY_MAX_BITS) - 1);
+        let index =
+            (window >> (self.max_len - self.table_bits)) as usize & ((1 << PRIMARY_MAX_BITS) - 1);
         let mut entry = self.primary[index];
         if entry & SUBTABLE != 0 {
             entry = self.lookup_long(entry, window);
@@ -142,7 +145,10 @@ impl DecodeTable {
     fn lookup_long(&self, entry: u32, window: u32) -> u32 {
         let base = (entry >> 16) as usize;
         let low = (window & ((1 << (self.max_len - self.table_bits)) - 1)) as usize;
-        self.subtables.get(base + low).copied().unwrap_or(INVALID_ENTRY)
+        self.subtables
+            .get(base + low)
+            .copied()
+            .unwrap_or(INVALID_ENTRY)
     }
 }
 
@@ -174,13 +180,19 @@ mod tests {
         let lens = [1u8, 2, 3, 5, 5, 6, 6, 6, 6];
         let mut table = DecodeTable::new(2, 6);
         table.build(&lens).unwrap();
-        assert_eq!(decode_all(&table, "0101101110011101111111"), vec![0, 1, 2, 3, 4, 8]);
+        assert_eq!(
+            decode_all(&table, "0101101110011101111111"),
+            vec![0, 1, 2, 3, 4, 8]
+        );
     }
 
     #[test]
     fn over_subscribed_code_is_rejected() {
         let mut table = DecodeTable::new(4, 8);
-        assert_eq!(table.build(&[1, 1, 1]), Err(DecodeError::InvalidCodeLengths));
+        assert_eq!(
+            table.build(&[1, 1, 1]),
+            Err(DecodeError::InvalidCodeLengths)
+        );
         assert_eq!(table.build(&[9]), Err(DecodeError::InvalidCodeLengths));
     }
 

@@ -15,8 +15,10 @@
 #![forbid(unsafe_code)]
 
 mod error;
-mod lz;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod huffman;
+mod lz;
 pub mod lzms;
 pub mod lzx;
 pub mod xpress;
@@ -46,10 +48,12 @@ impl Codec {
 }
 
 /// A decoder for any of the three codecs, created for a maximum chunk size.
+///
+/// The decoders are boxed: their tables are large and the enum moves around.
 pub enum Decompressor {
-    Xpress(XpressDecoder),
-    Lzx(LzxDecoder),
-    Lzms(LzmsDecoder),
+    Xpress(Box<XpressDecoder>),
+    Lzx(Box<LzxDecoder>),
+    Lzms(Box<LzmsDecoder>),
 }
 
 impl Decompressor {
@@ -58,9 +62,9 @@ impl Decompressor {
     /// must be the resource's chunk size, not the size of a short final chunk.
     pub fn new(codec: Codec, max_chunk_size: usize) -> Result<Self, DecodeError> {
         Ok(match codec {
-            Codec::Xpress => Self::Xpress(XpressDecoder::new(max_chunk_size)?),
-            Codec::Lzx => Self::Lzx(LzxDecoder::new(max_chunk_size)?),
-            Codec::Lzms => Self::Lzms(LzmsDecoder::new(max_chunk_size)?),
+            Codec::Xpress => Self::Xpress(Box::new(XpressDecoder::new(max_chunk_size)?)),
+            Codec::Lzx => Self::Lzx(Box::new(LzxDecoder::new(max_chunk_size)?)),
+            Codec::Lzms => Self::Lzms(Box::new(LzmsDecoder::new(max_chunk_size)?)),
         })
     }
 

@@ -61,7 +61,11 @@ mod tests {
                     let mut b = a.clone();
                     copy_match(&mut a, 50, offset, len);
                     naive(&mut b, 50, offset, len);
-                    assert_eq!(a[..50 + len], b[..50 + len], "offset {offset} len {len} slack {slack}");
+                    assert_eq!(
+                        a[..50 + len],
+                        b[..50 + len],
+                        "offset {offset} len {len} slack {slack}"
+                    );
                 }
             }
         }

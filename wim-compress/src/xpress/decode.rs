@@ -44,40 +44,77 @@ impl XpressDecoder {
     }
 }
 
-/// The bit reader keeps at least 16 bits loaded after every refill, loading one
-/// word at a time. That discipline is part of the format: it fixes where in the
-/// byte stream the interleaved length bytes sit.
+/// The format's bit reader keeps at least 16 bits loaded after every read and
+/// loads one 16-bit word at a time; that lazy discipline fixes where in the byte
+/// stream the interleaved match-length bytes sit. Loading lazily is slow, so this
+/// reader loads eagerly and works out the lazy reader's position only when a
+/// length byte is read (rarely): with reads of at most 16 bits, the lazy reader
+/// has loaded exactly the fewest words that leave it 16 or more bits.
 struct Bits<'a> {
     input: &'a [u8],
+    /// Next byte to load into `buf` (may run past the end: past the end reads as zeros).
     pos: usize,
+    /// Unconsumed bits, most significant first; `avail` of them are valid.
     buf: u64,
     avail: u32,
+    /// Where the lazy reader stood at the last sync: its next word and its
+    /// unconsumed bit count, and how many bits this reader had loaded then.
+    sync_pos: usize,
+    sync_avail: u32,
+    loaded_since_sync: u64,
 }
 
 impl<'a> Bits<'a> {
     fn new(input: &'a [u8], pos: usize) -> Self {
-        let mut bits = Bits { input, pos, buf: 0, avail: 0 };
-        bits.load_word();
-        bits.load_word();
+        let mut bits = Bits {
+            input,
+            pos,
+            buf: 0,
+            avail: 0,
+            sync_pos: pos + 4,
+            sync_avail: 32,
+            loaded_since_sync: 0,
+        };
+        bits.refill();
+        // The format starts with two words loaded.
+        bits.loaded_since_sync = u64::from(bits.avail) - 32;
         bits
     }
 
-    /// Loads the next word below the buffered bits; past the end of the input
-    /// the stream reads as zeros, which a valid final word may rely on.
+    /// Tops the buffer up to at least 33 bits: enough for a codeword and an offset.
     #[inline(always)]
-    fn load_word(&mut self) {
-        let word = match self.input.get(self.pos..self.pos + 2) {
-            Some(w) => u16::from_le_bytes([w[0], w[1]]),
-            None => 0,
-        };
-        self.buf |= u64::from(word) << (48 - self.avail);
-        self.avail += 16;
-        self.pos += 2;
+    fn refill(&mut self) {
+        if self.avail > 32 {
+            return;
+        }
+        if let Some(b) = self.input.get(self.pos..self.pos + 4) {
+            // Two little-endian 16-bit words, the first one more significant.
+            let pair = u32::from_le_bytes([b[2], b[3], b[0], b[1]]);
+            self.buf |= u64::from(pair) << (32 - self.avail);
+            self.avail += 32;
+            self.pos += 4;
+            self.loaded_since_sync += 32;
+        } else {
+            self.refill_slow();
+        }
+    }
+
+    #[cold]
+    fn refill_slow(&mut self) {
+        while self.avail <= 32 {
+            let word = match self.input.get(self.pos..self.pos + 2) {
+                Some(w) => u16::from_le_bytes([w[0], w[1]]),
+                None => 0,
+            };
+            self.buf |= u64::from(word) << (48 - self.avail);
+            self.avail += 16;
+            self.pos += 2;
+            self.loaded_since_sync += 16;
+        }
     }
 
     #[inline(always)]
     fn peek(&self, n: u32) -> u32 {
-        // n is at most 16 and `avail` at least 16, so the top n bits are loaded.
         ((self.buf >> 32) >> (32 - n)) as u32
     }
 
@@ -85,31 +122,53 @@ impl<'a> Bits<'a> {
     fn consume(&mut self, n: u32) {
         self.buf <<= n;
         self.avail -= n;
-        if self.avail < 16 {
-            self.load_word();
-        }
     }
 
-    #[inline(always)]
-    fn read_byte(&mut self) -> Result<u8, DecodeError> {
+    /// Moves the byte cursor to where the lazy reader would be, dropping the
+    /// words loaded ahead of it, so that bytes can be read from there.
+    fn sync_to_lazy_reader(&mut self) {
+        let consumed = u64::from(self.sync_avail) + self.loaded_since_sync - u64::from(self.avail);
+        let deficit = (consumed + 16).saturating_sub(u64::from(self.sync_avail));
+        let words = deficit.div_ceil(16);
+        let lazy_avail = (u64::from(self.sync_avail) + 16 * words - consumed) as u32;
+        self.pos = self.sync_pos + 2 * words as usize;
+        self.avail = lazy_avail;
+        self.buf &= !(u64::MAX >> lazy_avail);
+    }
+
+    /// Reads the length bytes of a long match: one byte, and if it is 255 a u16.
+    #[cold]
+    fn read_long_length(&mut self) -> Result<usize, DecodeError> {
+        self.sync_to_lazy_reader();
         let byte = *self.input.get(self.pos).ok_or(DecodeError::Truncated)?;
         self.pos += 1;
-        Ok(byte)
-    }
-
-    #[inline(always)]
-    fn read_u16(&mut self) -> Result<u16, DecodeError> {
-        let word = self.input.get(self.pos..self.pos + 2).ok_or(DecodeError::Truncated)?;
-        self.pos += 2;
-        Ok(u16::from_le_bytes([word[0], word[1]]))
+        let mut length = 0xf + usize::from(byte);
+        if length == 0xf + 0xff {
+            let w = self
+                .input
+                .get(self.pos..self.pos + 2)
+                .ok_or(DecodeError::Truncated)?;
+            self.pos += 2;
+            length = usize::from(u16::from_le_bytes([w[0], w[1]]));
+        }
+        self.sync_pos = self.pos;
+        self.sync_avail = self.avail;
+        self.loaded_since_sync = 0;
+        Ok(length)
     }
 }
 
-fn decode_symbols(table: &DecodeTable, input: &[u8], start: usize, out: &mut [u8]) -> Result<(), DecodeError> {
+fn decode_symbols(
+    table: &DecodeTable,
+    input: &[u8],
+    start: usize,
+    out: &mut [u8],
+) -> Result<(), DecodeError> {
     let mut bits = Bits::new(input, start);
     let mut pos = 0usize;
     let end = out.len();
     while pos < end {
+        bits.refill();
         let (sym, len) = table.lookup(bits.peek(MAX_CODEWORD_LEN));
         if len == 0 {
             return Err(DecodeError::InvalidSymbol);
@@ -123,13 +182,10 @@ fn decode_symbols(table: &DecodeTable, input: &[u8], start: usize, out: &mut [u8
         let header = usize::from(sym - 256);
         let log2_offset = (header >> 4) as u32;
         let mut length = header & 0xf;
-        // The length bytes come before the word that refilling after the offset
-        // bits would load, so read them first.
+        // The length bytes sit before any word loaded after the codeword was read.
         if length == 0xf {
-            length += usize::from(bits.read_byte()?);
-            if length == 0xf + 0xff {
-                length = usize::from(bits.read_u16()?);
-            }
+            length = bits.read_long_length()?;
+            bits.refill();
         }
         let offset = (1usize << log2_offset) | bits.peek(log2_offset) as usize;
         bits.consume(log2_offset);
