@@ -34,7 +34,9 @@ impl fmt::Display for DecodeError {
             Self::Truncated => f.write_str("compressed data ends early"),
             Self::InvalidCodeLengths => f.write_str("invalid Huffman code lengths"),
             Self::InvalidSymbol => f.write_str("invalid Huffman codeword"),
-            Self::MatchBeforeStart => f.write_str("match refers to data before the start of the chunk"),
+            Self::MatchBeforeStart => {
+                f.write_str("match refers to data before the start of the chunk")
+            }
             Self::Overrun => f.write_str("decoded data runs past the end of the chunk"),
             Self::InvalidBlockType(t) => write!(f, "invalid LZX block type {t}"),
             Self::EmptyBlock => f.write_str("LZX block of size zero"),
