@@ -10,18 +10,20 @@
 #[inline(always)]
 pub(crate) fn copy_match(out: &mut [u8], pos: usize, offset: usize, len: usize) {
     let src = pos - offset;
-    if offset >= 16 && pos + len + 16 <= out.len() {
-        let mut s = src;
-        let mut d = pos;
-        let end = pos + len;
-        loop {
-            let chunk: [u8; 16] = out[s..s + 16].try_into().unwrap_or([0; 16]);
-            out[d..d + 16].copy_from_slice(&chunk);
-            d += 16;
-            s += 16;
-            if d >= end {
-                return;
+    if pos + len + 16 <= out.len() {
+        if offset >= 16 {
+            copy_steps::<16>(out, src, pos, len);
+            return;
+        }
+        if offset >= 8 {
+            copy_steps::<8>(out, src, pos, len);
+            return;
+        }
+        if len <= 32 {
+            for i in 0..len {
+                out[pos + i] = out[src + i];
             }
+            return;
         }
     }
     if offset >= len {
@@ -37,6 +39,22 @@ pub(crate) fn copy_match(out: &mut [u8], pos: usize, offset: usize, len: usize) 
             let n = (offset + done).min(len - done);
             out.copy_within(src..src + n, pos + done);
             done += n;
+        }
+    }
+}
+
+/// Copies in `STEP`-byte blocks; needs `offset >= STEP` (each block's source is
+/// already written) and `STEP` bytes of slack after the match.
+#[inline(always)]
+fn copy_steps<const STEP: usize>(out: &mut [u8], mut src: usize, mut dst: usize, len: usize) {
+    let end = dst + len;
+    loop {
+        let block: [u8; STEP] = out[src..src + STEP].try_into().unwrap_or([0; STEP]);
+        out[dst..dst + STEP].copy_from_slice(&block);
+        dst += STEP;
+        src += STEP;
+        if dst >= end {
+            return;
         }
     }
 }

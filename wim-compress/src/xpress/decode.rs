@@ -44,118 +44,85 @@ impl XpressDecoder {
     }
 }
 
-/// The format's bit reader keeps at least 16 bits loaded after every read and
-/// loads one 16-bit word at a time; that lazy discipline fixes where in the byte
-/// stream the interleaved match-length bytes sit. Loading lazily is slow, so this
-/// reader loads eagerly and works out the lazy reader's position only when a
-/// length byte is read (rarely): with reads of at most 16 bits, the lazy reader
-/// has loaded exactly the fewest words that leave it 16 or more bits.
-struct Bits<'a> {
-    input: &'a [u8],
-    /// Next byte to load into `buf` (may run past the end: past the end reads as zeros).
-    pos: usize,
-    /// Unconsumed bits, most significant first; `avail` of them are valid.
-    buf: u64,
-    avail: u32,
-    /// Where the lazy reader stood at the last sync: its next word and its
-    /// unconsumed bit count, and how many bits this reader had loaded then.
-    sync_pos: usize,
-    sync_avail: u32,
-    loaded_since_sync: u64,
+// The format's bit reader keeps at least 16 bits loaded after every read and
+// loads one 16-bit word at a time; that lazy discipline fixes where in the byte
+// stream the interleaved match-length bytes sit. Loading lazily is slow, so the
+// loop below loads eagerly (`buf`, `avail`, `pos` in locals) and works out the
+// lazy reader's position only when a length byte is read, which is rare.
+
+/// Tops `buf` up to more than 32 valid bits: enough for a codeword and an offset.
+/// Past the end of the input the stream reads as zeros (a valid final word may
+/// rely on that); `pos` keeps counting so that positions stay consistent.
+#[inline(always)]
+fn refill(input: &[u8], pos: &mut usize, buf: &mut u64, avail: &mut u32) {
+    if *avail > 32 {
+        return;
+    }
+    if let Some(b) = input.get(*pos..*pos + 4) {
+        // Two little-endian 16-bit words, the first one more significant.
+        let pair = u32::from_le_bytes([b[2], b[3], b[0], b[1]]);
+        *buf |= u64::from(pair) << (32 - *avail);
+        *avail += 32;
+        *pos += 4;
+    } else {
+        while *avail <= 32 {
+            let word = input
+                .get(*pos..*pos + 2)
+                .map_or(0, |w| u16::from_le_bytes([w[0], w[1]]));
+            *buf |= u64::from(word) << (48 - *avail);
+            *avail += 16;
+            *pos += 2;
+        }
+    }
 }
 
-impl<'a> Bits<'a> {
-    fn new(input: &'a [u8], pos: usize) -> Self {
-        let mut bits = Bits {
-            input,
-            pos,
-            buf: 0,
-            avail: 0,
-            sync_pos: pos + 4,
-            sync_avail: 32,
-            loaded_since_sync: 0,
-        };
-        bits.refill();
-        // The format starts with two words loaded.
-        bits.loaded_since_sync = u64::from(bits.avail) - 32;
-        bits
-    }
+/// Where the lazy reader stood when it and the eager one last agreed: its next
+/// byte and its count of unconsumed bits.
+#[derive(Clone, Copy)]
+struct Sync {
+    pos: usize,
+    avail: u32,
+}
 
-    /// Tops the buffer up to at least 33 bits: enough for a codeword and an offset.
-    #[inline(always)]
-    fn refill(&mut self) {
-        if self.avail > 32 {
-            return;
-        }
-        if let Some(b) = self.input.get(self.pos..self.pos + 4) {
-            // Two little-endian 16-bit words, the first one more significant.
-            let pair = u32::from_le_bytes([b[2], b[3], b[0], b[1]]);
-            self.buf |= u64::from(pair) << (32 - self.avail);
-            self.avail += 32;
-            self.pos += 4;
-            self.loaded_since_sync += 32;
-        } else {
-            self.refill_slow();
-        }
+/// Reads a long match's length bytes (one byte, and a u16 if that byte is 255)
+/// from where the lazy reader is, and restarts the eager reader after them.
+/// Returns the length and the new reader state (pos, buf, avail, sync).
+#[cold]
+#[inline(never)]
+fn read_long_length(
+    input: &[u8],
+    pos: usize,
+    buf: u64,
+    avail: u32,
+    sync: Sync,
+) -> Result<(usize, usize, u64, u32, Sync), DecodeError> {
+    // Bits consumed since the sync point, then the fewest whole words the lazy
+    // reader must have loaded to keep 16 or more bits after reads of at most 16.
+    let consumed = u64::from(sync.avail) + 8 * (pos - sync.pos) as u64 - u64::from(avail);
+    let words = (consumed + 16)
+        .saturating_sub(u64::from(sync.avail))
+        .div_ceil(16);
+    let lazy_avail = (u64::from(sync.avail) + 16 * words - consumed) as u32;
+    let mut at = sync.pos + 2 * words as usize;
+    let buf = buf & !(u64::MAX >> lazy_avail);
+    let byte = *input.get(at).ok_or(DecodeError::Truncated)?;
+    at += 1;
+    let mut length = 0xf + usize::from(byte);
+    if length == 0xf + 0xff {
+        let w = input.get(at..at + 2).ok_or(DecodeError::Truncated)?;
+        at += 2;
+        length = usize::from(u16::from_le_bytes([w[0], w[1]]));
     }
-
-    #[cold]
-    fn refill_slow(&mut self) {
-        while self.avail <= 32 {
-            let word = match self.input.get(self.pos..self.pos + 2) {
-                Some(w) => u16::from_le_bytes([w[0], w[1]]),
-                None => 0,
-            };
-            self.buf |= u64::from(word) << (48 - self.avail);
-            self.avail += 16;
-            self.pos += 2;
-            self.loaded_since_sync += 16;
-        }
-    }
-
-    #[inline(always)]
-    fn peek(&self, n: u32) -> u32 {
-        ((self.buf >> 32) >> (32 - n)) as u32
-    }
-
-    #[inline(always)]
-    fn consume(&mut self, n: u32) {
-        self.buf <<= n;
-        self.avail -= n;
-    }
-
-    /// Moves the byte cursor to where the lazy reader would be, dropping the
-    /// words loaded ahead of it, so that bytes can be read from there.
-    fn sync_to_lazy_reader(&mut self) {
-        let consumed = u64::from(self.sync_avail) + self.loaded_since_sync - u64::from(self.avail);
-        let deficit = (consumed + 16).saturating_sub(u64::from(self.sync_avail));
-        let words = deficit.div_ceil(16);
-        let lazy_avail = (u64::from(self.sync_avail) + 16 * words - consumed) as u32;
-        self.pos = self.sync_pos + 2 * words as usize;
-        self.avail = lazy_avail;
-        self.buf &= !(u64::MAX >> lazy_avail);
-    }
-
-    /// Reads the length bytes of a long match: one byte, and if it is 255 a u16.
-    #[cold]
-    fn read_long_length(&mut self) -> Result<usize, DecodeError> {
-        self.sync_to_lazy_reader();
-        let byte = *self.input.get(self.pos).ok_or(DecodeError::Truncated)?;
-        self.pos += 1;
-        let mut length = 0xf + usize::from(byte);
-        if length == 0xf + 0xff {
-            let w = self
-                .input
-                .get(self.pos..self.pos + 2)
-                .ok_or(DecodeError::Truncated)?;
-            self.pos += 2;
-            length = usize::from(u16::from_le_bytes([w[0], w[1]]));
-        }
-        self.sync_pos = self.pos;
-        self.sync_avail = self.avail;
-        self.loaded_since_sync = 0;
-        Ok(length)
-    }
+    Ok((
+        length,
+        at,
+        buf,
+        lazy_avail,
+        Sync {
+            pos: at,
+            avail: lazy_avail,
+        },
+    ))
 }
 
 fn decode_symbols(
@@ -164,40 +131,49 @@ fn decode_symbols(
     start: usize,
     out: &mut [u8],
 ) -> Result<(), DecodeError> {
-    let mut bits = Bits::new(input, start);
-    let mut pos = 0usize;
+    let (mut pos, mut buf, mut avail) = (start, 0u64, 0u32);
+    refill(input, &mut pos, &mut buf, &mut avail);
+    // The format starts with two words loaded.
+    let mut sync = Sync {
+        pos: start + 4,
+        avail: 32,
+    };
+    let mut out_pos = 0usize;
     let end = out.len();
-    while pos < end {
-        bits.refill();
-        let (sym, len) = table.lookup(bits.peek(MAX_CODEWORD_LEN));
-        if len == 0 {
-            return Err(DecodeError::InvalidSymbol);
-        }
-        bits.consume(len);
+    while out_pos < end {
+        refill(input, &mut pos, &mut buf, &mut avail);
+        let (sym, len) = table.lookup((buf >> (64 - MAX_CODEWORD_LEN)) as u32);
+        buf <<= len;
+        avail -= len;
         if sym < 256 {
-            out[pos] = sym as u8;
-            pos += 1;
+            out[out_pos] = sym as u8;
+            out_pos += 1;
             continue;
+        }
+        // An undefined codeword decodes as INVALID_SYMBOL, far above the 512 symbols.
+        if usize::from(sym) >= NUM_SYMBOLS {
+            return Err(DecodeError::InvalidSymbol);
         }
         let header = usize::from(sym - 256);
         let log2_offset = (header >> 4) as u32;
         let mut length = header & 0xf;
         // The length bytes sit before any word loaded after the codeword was read.
         if length == 0xf {
-            length = bits.read_long_length()?;
-            bits.refill();
+            (length, pos, buf, avail, sync) = read_long_length(input, pos, buf, avail, sync)?;
+            refill(input, &mut pos, &mut buf, &mut avail);
         }
-        let offset = (1usize << log2_offset) | bits.peek(log2_offset) as usize;
-        bits.consume(log2_offset);
+        let offset = (1usize << log2_offset) | ((buf >> 32) >> (32 - log2_offset)) as usize;
+        buf <<= log2_offset;
+        avail -= log2_offset;
         length += MIN_MATCH_LEN;
-        if offset > pos {
+        if offset > out_pos {
             return Err(DecodeError::MatchBeforeStart);
         }
-        if length > end - pos {
+        if length > end - out_pos {
             return Err(DecodeError::Overrun);
         }
-        copy_match(out, pos, offset, length);
-        pos += length;
+        copy_match(out, out_pos, offset, length);
+        out_pos += length;
     }
     Ok(())
 }
