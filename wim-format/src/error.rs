@@ -1,0 +1,206 @@
+//! The one error type of the crate.
+
+use std::fmt;
+
+use wim_compress::DecodeError;
+
+use crate::header::Compression;
+
+/// Features of the format that this crate recognises but cannot read yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unsupported {
+    /// A pipable WIM (magic `WLPWM\0\0\0`).
+    Pipable,
+    /// One part of a split (spanned) set of more than one part.
+    SplitSet { part_number: u16, total_parts: u16 },
+    /// A resource flagged as spanning two parts of a split set.
+    SpannedResource,
+    /// A blob stored in another part of a split set.
+    BlobInOtherPart { part_number: u16 },
+}
+
+impl fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Pipable => f.write_str("pipable WIMs"),
+            Self::SplitSet {
+                part_number,
+                total_parts,
+            } => {
+                write!(
+                    f,
+                    "split WIMs (this is part {part_number} of {total_parts})"
+                )
+            }
+            Self::SpannedResource => f.write_str("resources spanning parts of a split WIM"),
+            Self::BlobInOtherPart { part_number } => {
+                write!(
+                    f,
+                    "blobs stored in another part (part {part_number}) of a split WIM"
+                )
+            }
+        }
+    }
+}
+
+/// Why a WIM file (or a part of one) could not be read.
+///
+/// Every variant except [`Error::Unsupported`] describes damaged or hostile input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The data ends before a structure of `needed` bytes is complete.
+    Truncated {
+        what: &'static str,
+        needed: u64,
+        available: u64,
+    },
+    /// The file does not start with `MSWIM\0\0\0` or `WLPWM\0\0\0`.
+    BadMagic([u8; 8]),
+    /// The header gives a header size other than 208.
+    BadHeaderSize(u32),
+    /// A version other than 0x10d00 and 0xe00.
+    UnknownVersion(u32),
+    /// The COMPRESSION flag is set but no compression format flag is.
+    MissingCompressionFormat { flags: u32 },
+    /// More than one compression format flag is set.
+    ConflictingCompression { flags: u32 },
+    /// A chunk size that is not a power of two within the format's range.
+    BadChunkSize {
+        compression: Compression,
+        chunk_size: u64,
+    },
+    /// Part number zero, or greater than the total number of parts.
+    BadPartNumber { part_number: u16, total_parts: u16 },
+    /// A resource (or structure) lies partly or wholly beyond the end of the file.
+    OutOfFile {
+        what: &'static str,
+        offset: u64,
+        size: u64,
+        file_len: u64,
+    },
+    /// An uncompressed resource whose stored size is not its uncompressed size.
+    UncompressedSizeMismatch {
+        stored_size: u64,
+        uncompressed_size: u64,
+    },
+    /// A resource flagged compressed in a WIM whose header names no compression.
+    CompressedResourceInUncompressedWim,
+    /// A size that cannot be right: the blob table is not a whole number of entries,
+    /// a resource claims more data than it could hold, and the like.
+    ImplausibleSize { what: &'static str, size: u64 },
+    /// A chunk offset is smaller than or equal to the previous one.
+    ChunkTableNotIncreasing { chunk: u64 },
+    /// A chunk's stored size is zero or larger than its uncompressed size, or the chunks
+    /// run past the end of the resource.
+    BadChunk {
+        chunk: u64,
+        stored_size: u64,
+        uncompressed_size: u64,
+    },
+    /// A solid resource header names a compression format other than 0..=3.
+    UnknownSolidCompression(u32),
+    /// A blob of a solid run does not fit inside one of the run's resources.
+    SolidBlobOutOfRange { offset: u64, size: u64 },
+    /// A metadata resource marked solid.
+    SolidMetadata,
+    /// A blob lies outside its resource.
+    BlobOutOfRange {
+        offset: u64,
+        size: u64,
+        resource_size: u64,
+    },
+    /// A chunk failed to decompress.
+    Decompression { chunk: u64, source: DecodeError },
+    /// The data of a blob does not hash to the SHA-1 the blob table gives.
+    HashMismatch {
+        expected: [u8; 20],
+        actual: [u8; 20],
+    },
+    /// A size or offset does not fit in this machine's address space.
+    TooLarge(u64),
+    /// A valid feature this crate does not read yet.
+    Unsupported(Unsupported),
+}
+
+fn hex(h: &[u8; 20]) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Truncated { what, needed, available } => {
+                write!(f, "{what} truncated: needs {needed} bytes, {available} available")
+            }
+            Self::BadMagic(m) => write!(f, "not a WIM file (magic {m:02x?})"),
+            Self::BadHeaderSize(n) => write!(f, "invalid WIM header size {n} (expected 208)"),
+            Self::UnknownVersion(v) => write!(f, "unknown WIM version {v:#x}"),
+            Self::MissingCompressionFormat { flags } => {
+                write!(f, "header flags {flags:#x} say compressed but name no format")
+            }
+            Self::ConflictingCompression { flags } => {
+                write!(f, "header flags {flags:#x} name more than one compression format")
+            }
+            Self::BadChunkSize { compression, chunk_size } => {
+                write!(f, "invalid chunk size {chunk_size} for {compression:?}")
+            }
+            Self::BadPartNumber { part_number, total_parts } => {
+                write!(f, "invalid part number {part_number} of {total_parts}")
+            }
+            Self::OutOfFile { what, offset, size, file_len } => write!(
+                f,
+                "{what} ({size} bytes at offset {offset}) lies beyond the end of the file ({file_len} bytes)"
+            ),
+            Self::UncompressedSizeMismatch { stored_size, uncompressed_size } => write!(
+                f,
+                "uncompressed resource has stored size {stored_size} but uncompressed size {uncompressed_size}"
+            ),
+            Self::CompressedResourceInUncompressedWim => {
+                f.write_str("compressed resource in a WIM whose header names no compression")
+            }
+            Self::ImplausibleSize { what, size } => write!(f, "implausible {what}: {size}"),
+            Self::ChunkTableNotIncreasing { chunk } => {
+                write!(f, "chunk table offsets do not increase at chunk {chunk}")
+            }
+            Self::BadChunk { chunk, stored_size, uncompressed_size } => write!(
+                f,
+                "chunk {chunk} has invalid stored size {stored_size} (uncompressed {uncompressed_size})"
+            ),
+            Self::UnknownSolidCompression(c) => write!(f, "unknown solid compression format {c}"),
+            Self::SolidBlobOutOfRange { offset, size } => write!(
+                f,
+                "solid blob of {size} bytes at offset {offset} fits in none of its run's resources"
+            ),
+            Self::SolidMetadata => f.write_str("metadata resource marked solid"),
+            Self::BlobOutOfRange { offset, size, resource_size } => write!(
+                f,
+                "blob of {size} bytes at offset {offset} exceeds its resource of {resource_size} bytes"
+            ),
+            Self::Decompression { chunk, source } => {
+                write!(f, "chunk {chunk} failed to decompress: {source}")
+            }
+            Self::HashMismatch { expected, actual } => write!(
+                f,
+                "SHA-1 mismatch: blob table says {}, data hashes to {}",
+                hex(expected),
+                hex(actual)
+            ),
+            Self::TooLarge(n) => write!(f, "size {n} does not fit in memory on this machine"),
+            Self::Unsupported(u) => write!(f, "not supported yet: {u}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Decompression { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
