@@ -122,6 +122,12 @@ pub enum Error {
     TooLarge(u64),
     /// A valid feature this crate does not read yet.
     Unsupported(Unsupported),
+    /// A metadata resource (security data or directory tree) that cannot be right.
+    InvalidMetadata { what: &'static str, offset: u64 },
+    /// The XML data is not well-formed (or not in an encoding WIMs use).
+    InvalidXml { what: &'static str, offset: u64 },
+    /// An image index outside 1..=count.
+    NoSuchImage { index: u32, count: u32 },
 }
 
 fn hex(h: &[u8; 20]) -> String {
@@ -189,6 +195,15 @@ impl fmt::Display for Error {
             ),
             Self::TooLarge(n) => write!(f, "size {n} does not fit in memory on this machine"),
             Self::Unsupported(u) => write!(f, "not supported yet: {u}"),
+            Self::InvalidMetadata { what, offset } => {
+                write!(f, "invalid metadata resource: {what} (at offset {offset})")
+            }
+            Self::InvalidXml { what, offset } => {
+                write!(f, "invalid WIM XML data: {what} (at offset {offset})")
+            }
+            Self::NoSuchImage { index, count } => {
+                write!(f, "no image {index} (the WIM has {count} images)")
+            }
         }
     }
 }

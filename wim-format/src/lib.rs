@@ -8,6 +8,9 @@
 //! - [`chunks`]: the [`ChunkTable`] of a compressed resource and the [`ChunkDecoder`].
 //! - [`read`]: [`Wim`] (a whole file in a slice) and [`BlobReader`], which reads blobs
 //!   chunk by chunk and checks their SHA-1.
+//! - [`metadata`]: an image's security data and directory tree ([`Image`]); [`images`]
+//!   adds `Wim::image_count`, `Wim::xml`, `Wim::image`, `Wim::blob_data`, `Wim::link_target`.
+//! - [`xml`]: the XML data ([`WimXml`]).
 //!
 //! Everything reads from a `&[u8]` of the whole file and checks every offset and size
 //! against it; damaged input gives an [`Error`], never a panic.
@@ -21,16 +24,22 @@ pub use wim_compress as compress;
 pub mod blob_table;
 mod bytes;
 pub mod chunks;
+pub mod digest;
 pub mod error;
 pub mod header;
+pub mod images;
+pub mod metadata;
 pub mod read;
 pub mod resource;
 pub mod solid;
+pub mod xml;
 
 pub use blob_table::{Blob, BlobEntry, BlobLocation, BlobTable, Sha1Hash};
 pub use chunks::{ChunkDecoder, ChunkTable};
 pub use error::{Error, Result, Unsupported};
 pub use header::{Compression, Header, Magic};
+pub use metadata::{Image, LinkReparse, Node, NodeId, Stream, StreamKind, UnixData, Xattr};
 pub use read::{BlobReader, ResourceData, Wim};
 pub use resource::{ResourceFlags, ResourceHeader};
 pub use solid::{SolidHeader, SolidResource};
+pub use xml::{ImageInfo, WimXml};
