@@ -142,13 +142,26 @@ fn decode_symbols(
     let end = out.len();
     while out_pos < end {
         refill(input, &mut pos, &mut buf, &mut avail);
-        let (sym, len) = table.lookup((buf >> (64 - MAX_CODEWORD_LEN)) as u32);
+        let (mut sym, mut len) = table.lookup((buf >> (64 - MAX_CODEWORD_LEN)) as u32);
         buf <<= len;
         avail -= len;
         if sym < 256 {
             out[out_pos] = sym as u8;
             out_pos += 1;
-            continue;
+            // A codeword takes at most 15 of the 33+ bits a refill leaves, so a
+            // second symbol decodes without another refill.
+            if out_pos == end {
+                break;
+            }
+            (sym, len) = table.lookup((buf >> (64 - MAX_CODEWORD_LEN)) as u32);
+            buf <<= len;
+            avail -= len;
+            if sym < 256 {
+                out[out_pos] = sym as u8;
+                out_pos += 1;
+                continue;
+            }
+            refill(input, &mut pos, &mut buf, &mut avail);
         }
         // An undefined codeword decodes as INVALID_SYMBOL, far above the 512 symbols.
         if usize::from(sym) >= NUM_SYMBOLS {
