@@ -8,6 +8,7 @@ pub mod args;
 pub mod commands;
 pub mod error;
 pub mod log;
+pub mod open;
 pub mod progress;
 pub mod time;
 

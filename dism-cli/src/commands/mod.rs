@@ -1,6 +1,12 @@
 //! The servicing commands: each declares its options, its help and what it runs.
 
+pub mod get_image_info;
+pub mod list_image;
+
 use std::io::Write;
+use std::path::Path;
+
+use wim_format::xml::ImageInfo;
 
 use crate::args::{flag, value, OptionSpec, Options};
 use crate::error::DismError;
@@ -45,7 +51,67 @@ pub const GLOBAL_OPTIONS: &[OptionSpec] = &[
 ];
 
 /// Every command this dism knows. Commands land here as they are implemented.
-pub static COMMANDS: &[Command] = &[];
+pub static COMMANDS: &[Command] = &[
+    Command {
+        name: "Get-ImageInfo",
+        aliases: &["Get-WimInfo"],
+        summary: "Displays information about images in a WIM, ESD or SWM file.",
+        help: get_image_info::HELP,
+        options: get_image_info::OPTIONS,
+        run: get_image_info::run,
+    },
+    Command {
+        name: "List-Image",
+        aliases: &[],
+        summary: "Displays a list of the files and folders in a specified image.",
+        help: list_image::HELP,
+        options: list_image::OPTIONS,
+        run: list_image::run,
+    },
+];
+
+/// The image `/Index` or `/Name` selects (1-based), or `None` when neither is given.
+pub fn select_image(
+    opts: &Options,
+    infos: &[ImageInfo],
+    path: &Path,
+) -> Result<Option<u32>, DismError> {
+    let missing = |what: String| {
+        DismError::new(
+            crate::error::code::INVALID_PARAMETER,
+            format!(
+                "The specified image does not exist in the image file.\n{}: no image {what}",
+                path.display()
+            ),
+        )
+    };
+    match (opts.number::<u32>("Index")?, opts.get("Name")) {
+        (Some(_), Some(_)) => Err(DismError::new(
+            crate::error::code::INVALID_PARAMETER,
+            format!(
+                "Give /Index or /Name, not both. {}",
+                crate::error::HELP_HINT
+            ),
+        )),
+        (Some(i), None) if i == 0 || i as usize > infos.len() => {
+            Err(missing(format!("with index {i} (it has {})", infos.len())))
+        }
+        (Some(i), None) => Ok(Some(i)),
+        (None, Some(name)) => infos
+            .iter()
+            .position(|info| info.name.as_deref() == Some(name))
+            .or_else(|| {
+                infos.iter().position(|info| {
+                    info.name
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                })
+            })
+            .map(|i| Some(i as u32 + 1))
+            .ok_or_else(|| missing(format!("named \"{name}\""))),
+        (None, None) => Ok(None),
+    }
+}
 
 pub fn find(name: &str) -> Option<&'static Command> {
     COMMANDS.iter().find(|c| c.is(name))

@@ -1,0 +1,55 @@
+//! `/List-Image /ImageFile:<f> {/Index:<n> | /Name:<s>}`: every path of an image, one a line.
+
+use wim_format::xml::ImageInfo;
+
+use super::{select_image, Context};
+use crate::args::{value, OptionSpec, Options};
+use crate::error::{code, DismError};
+use crate::open::{format_error, ImageFile};
+
+pub const OPTIONS: &[OptionSpec] = &[value("ImageFile"), value("Index"), value("Name")];
+
+pub const HELP: &str =
+    "Dism /List-Image /ImageFile:<path_to_image.wim> {/Index:<image_index> | /Name:<image_name>}
+
+  Lists the files and folders in an image, one path a line.
+
+    Example:
+      Dism /List-Image /ImageFile:install.wim /Index:1";
+
+pub fn run(ctx: &mut Context, opts: &Options) -> Result<(), DismError> {
+    let file = ImageFile::read(opts.require("ImageFile")?)?;
+    let wim = file.wim()?;
+    let xml = wim.xml().map_err(|e| format_error(&file.path, &e))?;
+    let infos: Vec<ImageInfo> = (1..=wim.image_count())
+        .map(|i| {
+            xml.image(i).cloned().unwrap_or(ImageInfo {
+                index: Some(i),
+                ..ImageInfo::default()
+            })
+        })
+        .collect();
+    let index = select_image(opts, &infos, &file.path)?.ok_or_else(|| {
+        DismError::new(
+            code::INVALID_PARAMETER,
+            format!(
+                "/List-Image needs /Index or /Name. {}",
+                crate::error::HELP_HINT
+            ),
+        )
+    })?;
+    let image = wim.image(index).map_err(|e| format_error(&file.path, &e))?;
+    for warning in &image.warnings {
+        ctx.log.warn(&format!("{}: {warning}", file.path.display()));
+    }
+    let out = &mut *ctx.out;
+    for (path, _) in image.walk() {
+        let shown = if path == "/" {
+            "\\".to_string()
+        } else {
+            path.replace('/', "\\")
+        };
+        let _ = writeln!(out, "{shown}");
+    }
+    Ok(())
+}
