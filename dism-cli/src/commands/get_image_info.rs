@@ -115,7 +115,7 @@ const UNDEFINED: &str = "<undefined>";
 fn detail(info: &ImageInfo, index: u32, bootable: bool) -> Vec<Field> {
     let win = info.windows.clone().unwrap_or_default();
     let text = |v: &Option<String>| v.clone().unwrap_or_else(|| UNDEFINED.to_string());
-    let version = win.version.clone().unwrap_or_default();
+    let version = win.version.unwrap_or_default();
     let num = |v: Option<u64>| v.map_or_else(|| UNDEFINED.to_string(), |n| n.to_string());
     let mut fields = summary(info, index);
     fields.extend([
