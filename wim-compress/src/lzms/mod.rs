@@ -1,22 +1,619 @@
-//! Lzms decoder (placeholder until it lands).
+//! LZMS decoder.
+//!
+//! An LZMS chunk carries two interleaved streams: a binary range-coded stream
+//! of 16-bit little-endian words read forwards from the start, which decides
+//! what kind of item comes next, and a Huffman/verbatim bit stream of 16-bit
+//! words read backwards from the end, which carries literals, offsets and
+//! lengths. All probabilities and Huffman codes adapt as items are decoded,
+//! in lockstep with the encoder, so there is no per-chunk header at all. After
+//! the items are decoded, an x86 address translation is reversed over the
+//! whole chunk.
+//!
+//! Reads past either end of the input yield zero bits, as the reference
+//! decoder does; a damaged chunk therefore decodes to garbage or fails a
+//! match bounds check, but never reads outside the input.
+
+mod constants;
+mod huffman_build;
+mod x86;
+
+use crate::huffman::DecodeTable;
 use crate::DecodeError;
+use constants::*;
+use huffman_build::LengthBuilder;
+use x86::X86Filter;
 
 /// Largest chunk Lzms allows in a WIM.
 pub const MAX_CHUNK_SIZE: usize = 1 << 30;
 
+/// Primary-table sizes only trade table-fill time against long-codeword lookups.
+const LITERAL_TABLE_BITS: u32 = 10;
+const LENGTH_TABLE_BITS: u32 = 10;
+const LZ_OFFSET_TABLE_BITS: u32 = 10;
+const DELTA_OFFSET_TABLE_BITS: u32 = 10;
+const DELTA_POWER_TABLE_BITS: u32 = 8;
+
+/// One adaptive probability: the last 64 bits decoded with it and how many of
+/// them were zero.
+#[derive(Clone, Copy)]
+struct Prob {
+    recent: u64,
+    zeros: u32,
+}
+
+impl Prob {
+    const INITIAL: Prob = Prob {
+        recent: INITIAL_RECENT_BITS,
+        zeros: INITIAL_ZERO_COUNT,
+    };
+}
+
+/// Probability tables for every binary decision, each indexed by the recent
+/// history of decisions of its kind.
+#[derive(Clone)]
+struct Probs {
+    main: [Prob; NUM_MAIN_STATES],
+    is_delta: [Prob; NUM_MATCH_STATES],
+    lz_is_rep: [Prob; NUM_LZ_STATES],
+    lz_rep: [[Prob; NUM_LZ_REP_STATES]; NUM_REP_DECISIONS],
+    delta_is_rep: [Prob; NUM_DELTA_STATES],
+    delta_rep: [[Prob; NUM_DELTA_REP_STATES]; NUM_REP_DECISIONS],
+}
+
+impl Probs {
+    const INITIAL: Probs = Probs {
+        main: [Prob::INITIAL; NUM_MAIN_STATES],
+        is_delta: [Prob::INITIAL; NUM_MATCH_STATES],
+        lz_is_rep: [Prob::INITIAL; NUM_LZ_STATES],
+        lz_rep: [[Prob::INITIAL; NUM_LZ_REP_STATES]; NUM_REP_DECISIONS],
+        delta_is_rep: [Prob::INITIAL; NUM_DELTA_STATES],
+        delta_rep: [[Prob::INITIAL; NUM_DELTA_REP_STATES]; NUM_REP_DECISIONS],
+    };
+}
+
+/// The forward, range-coded stream.
+struct RangeDecoder<'a> {
+    range: u32,
+    code: u32,
+    input: &'a [u8],
+    /// Byte index of the next unread word.
+    next: usize,
+}
+
+impl<'a> RangeDecoder<'a> {
+    fn new(input: &'a [u8]) -> Self {
+        let word = |i: usize| {
+            input
+                .get(i..i + 2)
+                .map_or(0, |w| u32::from(u16::from_le_bytes([w[0], w[1]])))
+        };
+        Self {
+            range: u32::MAX,
+            code: (word(0) << 16) | word(2),
+            input,
+            next: 4,
+        }
+    }
+
+    /// Decodes one bit whose chance of being 0 is `prob`/64 (1..=63).
+    #[inline(always)]
+    fn bit(&mut self, prob: u32) -> u32 {
+        if self.range <= 0xFFFF {
+            self.range <<= 16;
+            self.code <<= 16;
+            if let Some(w) = self.input.get(self.next..self.next + 2) {
+                self.code |= u32::from(u16::from_le_bytes([w[0], w[1]]));
+                self.next += 2;
+            }
+        }
+        let bound = (self.range >> PROB_BITS) * prob;
+        if self.code < bound {
+            self.range = bound;
+            0
+        } else {
+            self.range -= bound;
+            self.code -= bound;
+            1
+        }
+    }
+
+    /// Decodes a bit with an adaptive probability picked by `state`, then
+    /// updates both. `N` is a power of two, so the mask keeps the index in range.
+    #[inline(always)]
+    fn decode<const N: usize>(&mut self, state: &mut usize, probs: &mut [Prob; N]) -> u32 {
+        let entry = &mut probs[*state & (N - 1)];
+        // Certainty is never allowed: 0/64 and 64/64 are pulled in by one.
+        let prob = entry.zeros.clamp(1, PROB_WINDOW - 1);
+        let bit = self.bit(prob);
+        *state = ((*state << 1) | bit as usize) & (N - 1);
+        // The bit leaving the 64-bit window no longer counts; the new one does.
+        let leaving = (entry.recent >> 63) as u32;
+        entry.zeros = entry.zeros + leaving - bit;
+        entry.recent = (entry.recent << 1) | u64::from(bit);
+        bit
+    }
+}
+
+/// The backward bit stream: Huffman codewords and verbatim extra bits, most
+/// significant bit first within each 16-bit word.
+struct BitReader<'a> {
+    /// Unconsumed bits, left-aligned.
+    buf: u64,
+    avail: u32,
+    input: &'a [u8],
+    /// Byte index one past the next word to read.
+    next: usize,
+}
+
+impl<'a> BitReader<'a> {
+    fn new(input: &'a [u8]) -> Self {
+        Self {
+            buf: 0,
+            avail: 0,
+            input,
+            next: input.len() & !1,
+        }
+    }
+
+    /// Makes at least 49 bits available, padding with zeros past the start.
+    #[inline(always)]
+    fn refill(&mut self) {
+        // Words read backwards are exactly a little-endian u64 read top down,
+        // so whole words can be taken from one load.
+        if self.next >= 8 {
+            if let Some(Ok(bytes)) = self
+                .input
+                .get(self.next - 8..self.next)
+                .map(<[u8; 8]>::try_from)
+            {
+                let words = (64 - self.avail) / 16;
+                let take =
+                    u64::from_le_bytes(bytes) & !u64::MAX.checked_shr(16 * words).unwrap_or(0);
+                self.buf |= take >> self.avail;
+                self.avail += 16 * words;
+                self.next -= 2 * words as usize;
+                return;
+            }
+        }
+        (self.buf, self.avail, self.next) =
+            refill_slow(self.input, self.buf, self.avail, self.next);
+    }
+
+    #[inline(always)]
+    fn ensure(&mut self, n: u32) {
+        if self.avail < n {
+            self.refill();
+        }
+    }
+
+    /// Next `n` (0..=32) bits without consuming them; `ensure(n)` first.
+    #[inline(always)]
+    fn peek(&self, n: u32) -> u32 {
+        // Two shifts so that n = 0 needs no special case.
+        ((self.buf >> 1) >> (63 - n)) as u32
+    }
+
+    #[inline(always)]
+    fn consume(&mut self, n: u32) {
+        self.buf <<= n;
+        self.avail -= n;
+    }
+
+    #[inline(always)]
+    fn read(&mut self, n: u32) -> u32 {
+        self.ensure(n);
+        let v = self.peek(n);
+        self.consume(n);
+        v
+    }
+}
+
+const FREQ_SLOTS: usize = 1024;
+const _: () = assert!(MAX_NUM_OFFSET_SYMS <= FREQ_SLOTS);
+
+/// Word-by-word refill near the start of the input. A free function over
+/// plain values so the reader's state can stay in registers in the hot loop.
+#[cold]
+#[inline(never)]
+fn refill_slow(input: &[u8], mut buf: u64, mut avail: u32, mut next: usize) -> (u64, u32, usize) {
+    while avail <= 48 {
+        let w = if next >= 2 {
+            next -= 2;
+            match input.get(next..next + 2) {
+                Some(w) => u64::from(u16::from_le_bytes([w[0], w[1]])),
+                None => 0,
+            }
+        } else {
+            0
+        };
+        buf |= w << (48 - avail);
+        avail += 16;
+    }
+    (buf, avail, next)
+}
+
+/// A Huffman code rebuilt from running symbol counts every `rebuild_freq`
+/// symbols.
+struct AdaptiveCode {
+    table: DecodeTable,
+    /// Running counts; only the first `num_syms` are meaningful. Sized to a
+    /// power of two so a masked symbol index needs no bounds check.
+    freqs: Box<[u32; FREQ_SLOTS]>,
+    num_syms: usize,
+    rebuild_freq: u32,
+    until_rebuild: u32,
+}
+
+impl AdaptiveCode {
+    fn new(table_bits: u32, rebuild_freq: u32) -> Self {
+        Self {
+            table: DecodeTable::new(table_bits, MAX_CODEWORD_LEN),
+            freqs: Box::new([0; FREQ_SLOTS]),
+            num_syms: 0,
+            rebuild_freq,
+            until_rebuild: rebuild_freq,
+        }
+    }
+
+    /// Starts a chunk: every symbol equally likely.
+    fn reset(&mut self, num_syms: usize, scratch: &mut Scratch) -> Result<(), DecodeError> {
+        self.num_syms = num_syms;
+        self.freqs[..num_syms].fill(1);
+        self.build(scratch)
+    }
+
+    fn build(&mut self, scratch: &mut Scratch) -> Result<(), DecodeError> {
+        let lens = &mut scratch.lens[..self.num_syms];
+        scratch
+            .builder
+            .build(&self.freqs[..self.num_syms], lens, MAX_CODEWORD_LEN);
+        self.until_rebuild = self.rebuild_freq;
+        self.table.build(lens)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn rebuild(&mut self, scratch: &mut Scratch) -> Result<(), DecodeError> {
+        self.build(scratch)?;
+        // Halve the history so the code follows the recent data.
+        for f in &mut self.freqs[..self.num_syms] {
+            *f = (*f >> 1) + 1;
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn decode(
+        &mut self,
+        bits: &mut BitReader<'_>,
+        scratch: &mut Scratch,
+    ) -> Result<usize, DecodeError> {
+        bits.ensure(MAX_CODEWORD_LEN);
+        let (sym, len) = self.table.lookup(bits.peek(MAX_CODEWORD_LEN));
+        if len == 0 {
+            return Err(DecodeError::InvalidSymbol);
+        }
+        bits.consume(len);
+        let sym = usize::from(sym);
+        // The table only yields symbols below num_syms (or the rejected
+        // invalid marker), so the mask never changes a symbol.
+        self.freqs[sym & (FREQ_SLOTS - 1)] += 1;
+        self.until_rebuild -= 1;
+        if self.until_rebuild == 0 {
+            self.rebuild(scratch)?;
+        }
+        Ok(sym)
+    }
+}
+
+/// Buffers shared by all code rebuilds.
+struct Scratch {
+    builder: LengthBuilder,
+    lens: Vec<u8>,
+}
+
 /// A reusable Lzms chunk decoder.
 pub struct LzmsDecoder {
     max_chunk_size: usize,
+    probs: Box<Probs>,
+    literal: AdaptiveCode,
+    lz_offset: AdaptiveCode,
+    length: AdaptiveCode,
+    delta_offset: AdaptiveCode,
+    delta_power: AdaptiveCode,
+    scratch: Scratch,
+    x86: X86Filter,
 }
 
 impl LzmsDecoder {
     /// A decoder for chunks of at most `max_chunk_size` bytes.
     pub fn new(max_chunk_size: usize) -> Result<Self, DecodeError> {
-        Ok(Self { max_chunk_size })
+        if max_chunk_size == 0 || max_chunk_size > MAX_CHUNK_SIZE {
+            return Err(DecodeError::UnsupportedChunkSize(max_chunk_size));
+        }
+        Ok(Self {
+            max_chunk_size,
+            probs: Box::new(Probs::INITIAL),
+            literal: AdaptiveCode::new(LITERAL_TABLE_BITS, LITERAL_REBUILD_FREQ),
+            lz_offset: AdaptiveCode::new(LZ_OFFSET_TABLE_BITS, LZ_OFFSET_REBUILD_FREQ),
+            length: AdaptiveCode::new(LENGTH_TABLE_BITS, LENGTH_REBUILD_FREQ),
+            delta_offset: AdaptiveCode::new(DELTA_OFFSET_TABLE_BITS, DELTA_OFFSET_REBUILD_FREQ),
+            delta_power: AdaptiveCode::new(DELTA_POWER_TABLE_BITS, DELTA_POWER_REBUILD_FREQ),
+            scratch: Scratch {
+                builder: LengthBuilder::new(),
+                lens: vec![0; MAX_NUM_OFFSET_SYMS],
+            },
+            x86: X86Filter::new(),
+        })
     }
 
     /// Decodes one chunk into `output`, whose length is the uncompressed size.
-    pub fn decompress(&mut self, _input: &[u8], output: &mut [u8]) -> Result<(), DecodeError> {
-        Err(DecodeError::UnsupportedChunkSize(output.len().max(self.max_chunk_size)))
+    pub fn decompress(&mut self, input: &[u8], output: &mut [u8]) -> Result<(), DecodeError> {
+        if output.len() > self.max_chunk_size {
+            return Err(DecodeError::UnsupportedChunkSize(output.len()));
+        }
+        // The format is made of 16-bit words, and the range decoder starts by
+        // loading two of them.
+        if input.len() < 4 || input.len() % 2 != 0 {
+            return Err(DecodeError::Truncated);
+        }
+        let offset_syms = num_offset_slots(output.len());
+        *self.probs = Probs::INITIAL;
+        self.literal.reset(NUM_LITERAL_SYMS, &mut self.scratch)?;
+        self.lz_offset.reset(offset_syms, &mut self.scratch)?;
+        self.length.reset(NUM_LENGTH_SYMS, &mut self.scratch)?;
+        self.delta_offset.reset(offset_syms, &mut self.scratch)?;
+        self.delta_power
+            .reset(NUM_DELTA_POWER_SYMS, &mut self.scratch)?;
+
+        self.decode_items(input, output)?;
+        self.x86.undo(output);
+        Ok(())
+    }
+
+    fn decode_items(&mut self, input: &[u8], out: &mut [u8]) -> Result<(), DecodeError> {
+        let mut rd = RangeDecoder::new(input);
+        let mut bits = BitReader::new(input);
+        let probs = &mut *self.probs;
+        let scratch = &mut self.scratch;
+        let literal = &mut self.literal;
+        let lz_offset = &mut self.lz_offset;
+        let length_code = &mut self.length;
+        let delta_offset = &mut self.delta_offset;
+        let delta_power = &mut self.delta_power;
+
+        let mut main_state = 0usize;
+        let mut match_state = 0usize;
+        let mut lz_state = 0usize;
+        let mut lz_rep_states = [0usize; NUM_REP_DECISIONS];
+        let mut delta_state = 0usize;
+        let mut delta_rep_states = [0usize; NUM_REP_DECISIONS];
+
+        // Recently used offsets, most recent first; the fourth slot catches
+        // the one pushed out while a used entry is pending re-insertion.
+        let mut lz_reps: [u32; 4] = [1, 2, 3, 4];
+        // Delta matches remember (power, raw offset) pairs packed in a u64.
+        let mut delta_reps: [u64; 4] = [1, 2, 3, 4];
+        // The offset of the latest match joins the queue only once another
+        // item has followed it; 0 means nothing is pending.
+        let mut lz_pending: u32 = 0;
+        let mut lz_pending_end = usize::MAX;
+        let mut delta_pending: u64 = 0;
+        let mut delta_pending_end = usize::MAX;
+
+        let end = out.len();
+        let mut pos = 0usize;
+        while pos < end {
+            if rd.decode(&mut main_state, &mut probs.main) == 0 {
+                let sym = literal.decode(&mut bits, scratch)?;
+                out[pos] = sym as u8;
+                pos += 1;
+                continue;
+            }
+
+            if rd.decode(&mut match_state, &mut probs.is_delta) == 0 {
+                // LZ match.
+                if lz_pending != 0 && pos != lz_pending_end {
+                    lz_reps = [lz_pending, lz_reps[0], lz_reps[1], lz_reps[2]];
+                    lz_pending = 0;
+                }
+                let offset = if rd.decode(&mut lz_state, &mut probs.lz_is_rep) == 0 {
+                    let slot = lz_offset.decode(&mut bits, scratch)?;
+                    let extra = u32::from(OFFSET_EXTRA_BITS[slot]);
+                    OFFSET_BASE[slot] + bits.read(extra)
+                } else if rd.decode(&mut lz_rep_states[0], &mut probs.lz_rep[0]) == 0 {
+                    let o = lz_reps[0];
+                    lz_reps = [lz_reps[1], lz_reps[2], lz_reps[3], lz_reps[3]];
+                    o
+                } else if rd.decode(&mut lz_rep_states[1], &mut probs.lz_rep[1]) == 0 {
+                    let o = lz_reps[1];
+                    lz_reps = [lz_reps[0], lz_reps[2], lz_reps[3], lz_reps[3]];
+                    o
+                } else {
+                    let o = lz_reps[2];
+                    lz_reps = [lz_reps[0], lz_reps[1], lz_reps[3], lz_reps[3]];
+                    o
+                };
+                if lz_pending != 0 {
+                    lz_reps = [lz_pending, lz_reps[0], lz_reps[1], lz_reps[2]];
+                }
+                lz_pending = offset;
+
+                let length = decode_length(length_code, &mut bits, scratch)?;
+                if length > end - pos {
+                    return Err(DecodeError::Overrun);
+                }
+                let offset = offset as usize;
+                if offset > pos {
+                    return Err(DecodeError::MatchBeforeStart);
+                }
+                lz_copy(out, pos, offset, length);
+                pos += length;
+                lz_pending_end = pos;
+            } else {
+                // Delta match.
+                if delta_pending != 0 && pos != delta_pending_end {
+                    delta_reps = [delta_pending, delta_reps[0], delta_reps[1], delta_reps[2]];
+                    delta_pending = 0;
+                }
+                let pair = if rd.decode(&mut delta_state, &mut probs.delta_is_rep) == 0 {
+                    let power = delta_power.decode(&mut bits, scratch)? as u64;
+                    let slot = delta_offset.decode(&mut bits, scratch)?;
+                    let extra = u32::from(OFFSET_EXTRA_BITS[slot]);
+                    let raw = OFFSET_BASE[slot] + bits.read(extra);
+                    (power << 32) | u64::from(raw)
+                } else if rd.decode(&mut delta_rep_states[0], &mut probs.delta_rep[0]) == 0 {
+                    let v = delta_reps[0];
+                    delta_reps = [delta_reps[1], delta_reps[2], delta_reps[3], delta_reps[3]];
+                    v
+                } else if rd.decode(&mut delta_rep_states[1], &mut probs.delta_rep[1]) == 0 {
+                    let v = delta_reps[1];
+                    delta_reps = [delta_reps[0], delta_reps[2], delta_reps[3], delta_reps[3]];
+                    v
+                } else {
+                    let v = delta_reps[2];
+                    delta_reps = [delta_reps[0], delta_reps[1], delta_reps[3], delta_reps[3]];
+                    v
+                };
+                if delta_pending != 0 {
+                    delta_reps = [delta_pending, delta_reps[0], delta_reps[1], delta_reps[2]];
+                }
+                delta_pending = pair;
+
+                let length = decode_length(length_code, &mut bits, scratch)?;
+                let power = (pair >> 32) as u32;
+                let raw = pair as u32;
+                // Powers come from an 8-symbol code, so the shift is at most 7.
+                let span = 1u64 << (power & 63);
+                let offset = u64::from(raw) << (power & 63);
+                // The reference decoder works in 32 bits and rejects overflow.
+                if offset > u64::from(u32::MAX) || offset + span > u64::from(u32::MAX) {
+                    return Err(DecodeError::InvalidDeltaMatch);
+                }
+                if offset + span > pos as u64 {
+                    return Err(DecodeError::MatchBeforeStart);
+                }
+                if length > end - pos {
+                    return Err(DecodeError::Overrun);
+                }
+                delta_copy(out, pos, offset as usize, span as usize, length);
+                pos += length;
+                delta_pending_end = pos;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[inline(always)]
+fn decode_length(
+    code: &mut AdaptiveCode,
+    bits: &mut BitReader<'_>,
+    scratch: &mut Scratch,
+) -> Result<usize, DecodeError> {
+    let slot = code.decode(bits, scratch)?;
+    let mut length = LENGTH_BASE[slot];
+    let extra = u32::from(LENGTH_EXTRA_BITS[slot]);
+    if extra != 0 {
+        length += bits.read(extra);
+    }
+    Ok(length as usize)
+}
+
+/// Copies `length` bytes from `offset` bytes back, byte by byte in effect, so
+/// an overlapping source repeats the last `offset` bytes. The caller has
+/// checked `offset <= pos` and `pos + length <= out.len()`, with `offset >= 1`.
+#[inline(always)]
+fn lz_copy(out: &mut [u8], pos: usize, offset: usize, length: usize) {
+    let src = pos - offset;
+    if offset >= 8 && length <= 32 && out.len() - pos >= 32 {
+        // Short match with room to spare: copy whole 8-byte words, possibly
+        // writing a few bytes past the match that later items overwrite. With
+        // offset >= 8 every word's source is already final.
+        let mut i = 0;
+        while i < length {
+            out.copy_within(src + i..src + i + 8, pos + i);
+            i += 8;
+        }
+    } else if offset >= length {
+        out.copy_within(src..src + length, pos);
+    } else if offset == 1 {
+        let b = out[src];
+        out[pos..pos + length].fill(b);
+    } else {
+        // Copy whole periods; each copy's source is already written, and the
+        // repeating pattern lets the period double each round.
+        let mut done = 0;
+        let mut period = offset;
+        while done < length {
+            let n = period.min(length - done);
+            out.copy_within(src..src + n, pos + done);
+            done += n;
+            period = offset + done;
+        }
+    }
+}
+
+/// Delta match: each byte continues the difference between the bytes `span`
+/// apart at `offset` back. Bounds were checked by the caller.
+fn delta_copy(out: &mut [u8], pos: usize, offset: usize, span: usize, length: usize) {
+    for i in pos..pos + length {
+        out[i] = out[i - offset]
+            .wrapping_add(out[i - span])
+            .wrapping_sub(out[i - offset - span]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_sizes() {
+        assert!(matches!(
+            LzmsDecoder::new(0),
+            Err(DecodeError::UnsupportedChunkSize(0))
+        ));
+        assert!(LzmsDecoder::new(MAX_CHUNK_SIZE + 1).is_err());
+        let mut d = LzmsDecoder::new(100).unwrap();
+        let mut out = [0u8; 101];
+        assert!(matches!(
+            d.decompress(&[0; 8], &mut out),
+            Err(DecodeError::UnsupportedChunkSize(101))
+        ));
+        assert_eq!(
+            d.decompress(&[0; 3], &mut out[..10]),
+            Err(DecodeError::Truncated)
+        );
+        assert_eq!(
+            d.decompress(&[0; 5], &mut out[..10]),
+            Err(DecodeError::Truncated)
+        );
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut d = LzmsDecoder::new(1 << 16).unwrap();
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        for n in 0..300usize {
+            let len = (4 + (n * 37) % 600) & !1;
+            let input: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            let mut out = vec![0u8; (n * 211) % (1 << 16)];
+            let _ = d.decompress(&input, &mut out);
+        }
+    }
+
+    #[test]
+    fn overlapping_copy_repeats_pattern() {
+        let mut out = *b"abc.............";
+        lz_copy(&mut out, 3, 3, 13);
+        assert_eq!(&out, b"abcabcabcabcabca");
     }
 }

@@ -1,0 +1,232 @@
+//! Reversal of the LZMS x86 address translation.
+//!
+//! The compressor rewrites the 32-bit displacement of certain x86 call, jump
+//! and RIP-relative instructions into an absolute position (displacement plus
+//! the instruction's offset in the chunk), which repeats more often and so
+//! compresses better. The decoder must detect exactly the same instructions
+//! as the compressor did and subtract the offset again. Detection is
+//! heuristic: translation is only active within a short distance of an
+//! instruction whose (16-bit truncated) target was also referenced shortly
+//! before, a sign that the bytes really are machine code.
+
+use super::constants::{X86_ID_WINDOW_SIZE, X86_MAX_TRANSLATION_OFFSET};
+
+/// Opcode positions within this many bytes of the end are never translated,
+/// so translation never reads or writes past the chunk.
+const TAIL: usize = 16;
+
+/// First bytes that may start a translatable instruction.
+const fn opcode_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    t[0x48] = true;
+    t[0x4C] = true;
+    t[0xE8] = true;
+    t[0xE9] = true;
+    t[0xF0] = true;
+    t[0xFF] = true;
+    t
+}
+static IS_OPCODE: [bool; 256] = opcode_table();
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Flags (in each byte's top bit) the zero bytes of `y`. Borrows can also
+/// flag bytes above a true zero byte, but never below one, so the lowest flag
+/// is always exact.
+#[inline(always)]
+fn zero_bytes(y: u64) -> u64 {
+    y.wrapping_sub(ONES) & !y & HIGHS
+}
+
+/// The lowest flagged byte of the result is the first candidate opcode among
+/// the eight bytes of `x` (little-endian order); zero when there is none.
+#[inline(always)]
+fn candidates(x: u64) -> u64 {
+    // 0x48/0x4C differ only in bit 2, 0xE8/0xE9 only in bit 0.
+    zero_bytes((x & (0xFB * ONES)) ^ (0x48 * ONES))
+        | zero_bytes((x & (0xFE * ONES)) ^ (0xE8 * ONES))
+        | zero_bytes(x ^ (0xF0 * ONES))
+        | zero_bytes(!x)
+}
+
+/// Per-decoder state of the filter: the last position at which each 16-bit
+/// target was referenced. Kept in the decoder so chunks reuse the allocation.
+///
+/// Positions are stored as `base + offset in chunk`, with `base` moving past
+/// the previous chunk by more than the identification window, so entries left
+/// by earlier chunks already read as "too long ago" and the 256 KiB table need
+/// not be cleared for every chunk (which would dominate with small chunks).
+pub(crate) struct X86Filter {
+    last_target_usage: Box<[u32; 65536]>,
+    base: u32,
+}
+
+/// Gap left between chunks so that stale entries are outside the window.
+const STALE_GAP: u32 = X86_ID_WINDOW_SIZE as u32 + 1;
+
+impl X86Filter {
+    pub(crate) fn new() -> Self {
+        Self {
+            last_target_usage: Box::new([0; 65536]),
+            base: STALE_GAP,
+        }
+    }
+
+    /// Picks the base for a chunk of `size` bytes, clearing the table only
+    /// when the position counter would otherwise wrap.
+    fn start_chunk(&mut self, size: usize) -> u32 {
+        let needed = size as u64 + 2 * u64::from(STALE_GAP);
+        if u64::from(self.base) + needed > u64::from(u32::MAX) {
+            self.last_target_usage.fill(0);
+            self.base = STALE_GAP;
+        }
+        let base = self.base;
+        self.base += size as u32 + STALE_GAP;
+        base
+    }
+
+    /// Undoes the translation over a whole decoded chunk.
+    pub(crate) fn undo(&mut self, data: &mut [u8]) {
+        let size = data.len();
+        if size <= TAIL + 1 {
+            return;
+        }
+        let base = self.start_chunk(size);
+        let mut last_x86_pos: i32 = -X86_MAX_TRANSLATION_OFFSET - 1;
+        // The first byte is never considered an opcode.
+        let mut p = 1usize;
+        let limit = size - TAIL;
+        while p < limit {
+            // Hot path: look for the next candidate eight bytes at a time.
+            if let Some(Ok(word)) = data.get(p..p + 8).map(<[u8; 8]>::try_from) {
+                let flags = candidates(u64::from_le_bytes(word));
+                if flags == 0 {
+                    p += 8;
+                    continue;
+                }
+                p += (flags.trailing_zeros() / 8) as usize;
+                if p >= limit {
+                    break;
+                }
+            } else if !IS_OPCODE[data[p] as usize] {
+                p += 1;
+                continue;
+            }
+            p = self.translate_at(data, p, base, &mut last_x86_pos);
+        }
+    }
+
+    /// Examines the candidate opcode at `p` (with `p + 10 < data.len()`),
+    /// translates its operand if appropriate and returns where scanning resumes.
+    #[inline]
+    fn translate_at(
+        &mut self,
+        data: &mut [u8],
+        p: usize,
+        base: u32,
+        last_x86_pos: &mut i32,
+    ) -> usize {
+        let Some(&[b0, b1, b2]) = data.get(p..p + 3) else {
+            return data.len();
+        };
+        let mut max_offset = X86_MAX_TRANSLATION_OFFSET;
+        let opcode_len: usize = match b0 {
+            // Indirect call through a RIP-relative pointer.
+            0xFF if b1 == 0x15 => 2,
+            // Lock-prefixed add to a RIP-relative location.
+            0xF0 if b1 == 0x83 && b2 == 0x05 => 3,
+            // REX.W prefix followed by LEA or MOV with a RIP-relative operand.
+            // Only the r/m bits of ModR/M are tested; the format does this.
+            0x48 | 0x4C
+                if b2 & 0x07 == 0x05
+                    && (b1 == 0x8D || (b1 == 0x8B && b0 & 0x04 == 0 && b2 & 0xF0 == 0)) =>
+            {
+                3
+            }
+            // Relative call: common in non-code data too, so it needs a tighter window.
+            0xE8 => {
+                max_offset >>= 1;
+                1
+            }
+            // Relative jumps are deliberately not translated, but their operand
+            // is skipped so that it is not scanned for opcodes.
+            0xE9 => return p + 5,
+            _ => return p + 1,
+        };
+
+        let pos = p as i32;
+        let operand = p + opcode_len;
+        let Some(field) = data.get_mut(operand..operand + 4) else {
+            return data.len();
+        };
+        if pos - *last_x86_pos <= max_offset {
+            let v = u32::from_le_bytes([field[0], field[1], field[2], field[3]]);
+            field.copy_from_slice(&v.wrapping_sub(pos as u32).to_le_bytes());
+        }
+        // The target's low 16 bits identify it, computed from the relative
+        // (now restored) displacement.
+        let target =
+            (pos as u32).wrapping_add(u32::from(u16::from_le_bytes([field[0], field[1]]))) as u16;
+        let end = pos + opcode_len as i32 + 3;
+        let stamp = base + end as u32;
+        let slot = &mut self.last_target_usage[target as usize];
+        // Entries are never later than `stamp`: same chunk earlier, or an
+        // older chunk with a smaller base.
+        if stamp.wrapping_sub(*slot) <= X86_ID_WINDOW_SIZE as u32 {
+            *last_x86_pos = end;
+        }
+        *slot = stamp;
+        operand + 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_buffers_untouched() {
+        let mut f = X86Filter::new();
+        let mut d = [0xE8u8; 17];
+        f.undo(&mut d);
+        assert_eq!(d, [0xE8; 17]);
+    }
+
+    #[test]
+    fn data_without_candidates_untouched() {
+        let mut f = X86Filter::new();
+        let orig: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 0x40) as u8).collect();
+        let mut d = orig.clone();
+        f.undo(&mut d);
+        assert_eq!(d, orig);
+    }
+
+    #[test]
+    fn stale_entries_never_count_and_base_wraps() {
+        // The same x86-like chunk must filter identically whatever came before
+        // and however close the position counter is to wrapping.
+        // Relative calls to one target: after two of them the filter trusts
+        // the region and starts translating.
+        let mut chunk = vec![0x90u8; 8];
+        for i in 0..400u32 {
+            let pos = chunk.len() as u32;
+            chunk.push(0xE8);
+            chunk.extend_from_slice(&0x2000u32.wrapping_sub(pos + i % 3).to_le_bytes());
+            chunk.extend_from_slice(&[0x90; 6]);
+        }
+        let mut fresh = chunk.clone();
+        X86Filter::new().undo(&mut fresh);
+        assert!(fresh != chunk, "test data should trigger translations");
+
+        let mut f = X86Filter::new();
+        for start in [0u32, u32::MAX - 70_000, u32::MAX - 200_000] {
+            let mut warm = chunk.clone();
+            f.undo(&mut warm);
+            f.base = f.base.max(start);
+            let mut again = chunk.clone();
+            f.undo(&mut again);
+            assert!(again == fresh, "filter output depends on earlier chunks");
+        }
+    }
+}
