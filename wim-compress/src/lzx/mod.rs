@@ -1,22 +1,22 @@
-//! Lzx decoder (placeholder until it lands).
-use crate::DecodeError;
+//! LZX as WIM resources use it.
+//!
+//! Every chunk is an independent LZX stream whose window is the resource's
+//! chunk size rounded up to a power of two (at least 32 KiB). The window size
+//! fixes the number of offset slots and so the size of the main code, which
+//! is why a decoder is created for the resource's chunk size and not for the
+//! size of the chunk at hand. After decoding, x86 CALL targets are translated
+//! back from absolute to relative form (the "E8" filter), which WIM applies to
+//! every chunk with a fixed translation size.
 
-/// Largest chunk Lzx allows in a WIM.
+mod bits;
+mod constants;
+mod decode;
+mod e8;
+
+pub use decode::LzxDecoder;
+
+/// Largest chunk LZX allows in a WIM.
 pub const MAX_CHUNK_SIZE: usize = 2 * 1024 * 1024;
 
-/// A reusable Lzx chunk decoder.
-pub struct LzxDecoder {
-    max_chunk_size: usize,
-}
-
-impl LzxDecoder {
-    /// A decoder for chunks of at most `max_chunk_size` bytes.
-    pub fn new(max_chunk_size: usize) -> Result<Self, DecodeError> {
-        Ok(Self { max_chunk_size })
-    }
-
-    /// Decodes one chunk into `output`, whose length is the uncompressed size.
-    pub fn decompress(&mut self, _input: &[u8], output: &mut [u8]) -> Result<(), DecodeError> {
-        Err(DecodeError::UnsupportedChunkSize(output.len().max(self.max_chunk_size)))
-    }
-}
+/// Smallest window (and so smallest chunk size a decoder is created for).
+pub(crate) const MIN_CHUNK_SIZE: usize = 32 * 1024;
