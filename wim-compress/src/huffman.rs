@@ -8,18 +8,24 @@
 
 use crate::DecodeError;
 
-/// Symbol value returned for a codeword the code does not define.
-pub const INVALID_SYMBOL: u16 = u16::MAX;
+/// Symbol value returned for a codeword the code does not define: above every
+/// codec's symbol count, so callers' range checks reject it.
+pub const INVALID_SYMBOL: u16 = 1023;
 
-const SUBTABLE: u32 = 0x8000;
-const INVALID_ENTRY: u32 = (INVALID_SYMBOL as u32) << 16;
+// Entries are 16 bits so that a table stays small in L1 beside the chunk being
+// decoded: `symbol << 5 | length` for a codeword, or SUBTABLE | subtable number.
+const SUBTABLE: u16 = 0x8000;
+const LEN_BITS: u32 = 5;
+const INVALID_ENTRY: u16 = INVALID_SYMBOL << LEN_BITS;
+/// Most symbols a code may have (symbols must fit beside the length).
+const MAX_SYMBOLS: usize = INVALID_SYMBOL as usize;
 /// The primary table is a fixed array so that masked indices need no bounds check.
 const PRIMARY_MAX_BITS: u32 = 12;
 
 /// A reusable decode table for codes of up to `max_len` (at most 16) bits.
 pub struct DecodeTable {
-    primary: Box<[u32; 1 << PRIMARY_MAX_BITS]>,
-    subtables: Vec<u32>,
+    primary: Box<[u16; 1 << PRIMARY_MAX_BITS]>,
+    subtables: Vec<u16>,
     table_bits: u32,
     max_len: u32,
     // Scratch reused across rebuilds so that rebuilding allocates nothing.
@@ -30,9 +36,7 @@ impl DecodeTable {
     /// A table for codes whose codewords are at most `max_len` bits, resolving
     /// codewords of up to `table_bits` bits with one lookup.
     pub fn new(table_bits: u32, max_len: u32) -> Self {
-        assert!(
-            (1..=PRIMARY_MAX_BITS).contains(&table_bits) && table_bits <= max_len && max_len <= 16
-        );
+        assert!((1..=PRIMARY_MAX_BITS).contains(&table_bits) && table_bits <= max_len && max_len <= 16);
         Self {
             primary: Box::new([INVALID_ENTRY; 1 << PRIMARY_MAX_BITS]),
             subtables: Vec::new(),
@@ -51,6 +55,9 @@ impl DecodeTable {
 
     /// Rebuilds the table for a code given by its codeword lengths (0 = unused).
     pub fn build(&mut self, lens: &[u8]) -> Result<(), DecodeError> {
+        if lens.len() > MAX_SYMBOLS {
+            return Err(DecodeError::InvalidCodeLengths);
+        }
         let max_len = self.max_len as usize;
         let mut counts = [0u32; 17];
         for &len in lens {
@@ -68,6 +75,7 @@ impl DecodeTable {
                 return Err(DecodeError::InvalidCodeLengths);
             }
         }
+        let complete = left == 0;
 
         // Symbols sorted by (length, symbol): the canonical order.
         let mut offsets = [0u32; 18];
@@ -86,8 +94,10 @@ impl DecodeTable {
         }
 
         let tb = self.table_bits;
-        let primary_len = 1usize << tb;
-        self.primary[..primary_len].fill(INVALID_ENTRY);
+        // A complete code writes every entry below; only gaps need marking invalid.
+        if !complete {
+            self.primary[..1usize << tb].fill(INVALID_ENTRY);
+        }
         self.subtables.clear();
         let sub_bits = self.max_len - tb;
         let sub_len = 1usize << sub_bits;
@@ -95,29 +105,26 @@ impl DecodeTable {
         let mut code: u32 = 0;
         let mut i = 0usize;
         let mut last_prefix = u32::MAX;
+        let mut sub_base = 0usize;
         for len in 1..=self.max_len {
             for _ in 0..counts[len as usize] {
-                let sym = u32::from(self.sorted[i]);
+                let entry = (self.sorted[i] << LEN_BITS) | len as u16;
                 i += 1;
-                let entry = (sym << 16) | len;
                 if len <= tb {
                     let start = (code << (tb - len)) as usize;
-                    let n = 1usize << (tb - len);
-                    self.primary[start..start + n].fill(entry);
+                    self.primary[start..start + (1usize << (tb - len))].fill(entry);
                 } else {
                     let prefix = code >> (len - tb);
                     if prefix != last_prefix {
                         // Canonical order keeps every codeword sharing a prefix together.
                         last_prefix = prefix;
-                        let base = self.subtables.len();
-                        self.subtables.resize(base + sub_len, INVALID_ENTRY);
-                        self.primary[prefix as usize] = ((base as u32) << 16) | SUBTABLE;
+                        sub_base = self.subtables.len();
+                        self.subtables.resize(sub_base + sub_len, INVALID_ENTRY);
+                        self.primary[prefix as usize] = SUBTABLE | (sub_base >> sub_bits) as u16;
                     }
-                    let base = (self.primary[prefix as usize] >> 16) as usize;
                     let low = code & ((1 << (len - tb)) - 1);
-                    let start = base + ((low << (self.max_len - len)) as usize);
-                    let n = 1usize << (self.max_len - len);
-                    self.subtables[start..start + n].fill(entry);
+                    let start = sub_base + ((low << (self.max_len - len)) as usize);
+                    self.subtables[start..start + (1usize << (self.max_len - len))].fill(entry);
                 }
                 code += 1;
             }
@@ -131,24 +138,21 @@ impl DecodeTable {
     /// gives `(INVALID_SYMBOL, 0)`.
     #[inline(always)]
     pub fn lookup(&self, window: u32) -> (u16, u32) {
-        let index =
-            (window >> (self.max_len - self.table_bits)) as usize & ((1 << PRIMARY_MAX_BITS) - 1);
+        let index = (window >> (self.max_len - self.table_bits)) as usize & ((1 << PRIMARY_MAX_BITS) - 1);
         let mut entry = self.primary[index];
         if entry & SUBTABLE != 0 {
             entry = self.lookup_long(entry, window);
         }
-        ((entry >> 16) as u16, entry & 0x1f)
+        (entry >> LEN_BITS, u32::from(entry & ((1 << LEN_BITS) - 1)))
     }
 
     #[cold]
     #[inline(never)]
-    fn lookup_long(&self, entry: u32, window: u32) -> u32 {
-        let base = (entry >> 16) as usize;
-        let low = (window & ((1 << (self.max_len - self.table_bits)) - 1)) as usize;
-        self.subtables
-            .get(base + low)
-            .copied()
-            .unwrap_or(INVALID_ENTRY)
+    fn lookup_long(&self, entry: u16, window: u32) -> u16 {
+        let sub_bits = self.max_len - self.table_bits;
+        let base = usize::from(entry & !SUBTABLE) << sub_bits;
+        let low = (window & ((1 << sub_bits) - 1)) as usize;
+        self.subtables.get(base + low).copied().unwrap_or(INVALID_ENTRY)
     }
 }
 
