@@ -36,7 +36,9 @@ impl DecodeTable {
     /// A table for codes whose codewords are at most `max_len` bits, resolving
     /// codewords of up to `table_bits` bits with one lookup.
     pub fn new(table_bits: u32, max_len: u32) -> Self {
-        assert!((1..=PRIMARY_MAX_BITS).contains(&table_bits) && table_bits <= max_len && max_len <= 16);
+        assert!(
+            (1..=PRIMARY_MAX_BITS).contains(&table_bits) && table_bits <= max_len && max_len <= 16
+        );
         Self {
             primary: Box::new([INVALID_ENTRY; 1 << PRIMARY_MAX_BITS]),
             subtables: Vec::new(),
@@ -133,12 +135,26 @@ impl DecodeTable {
         Ok(())
     }
 
+    /// Decodes one symbol from a bit buffer whose next bits are its most
+    /// significant ones (at least `max_len` of them valid or zero padding).
+    /// Same result as [`Self::lookup`], one shift fewer on the hot path.
+    #[inline(always)]
+    pub fn lookup_top(&self, bits: u64) -> (u16, u32) {
+        let index = (bits >> (64 - self.table_bits)) as usize & ((1 << PRIMARY_MAX_BITS) - 1);
+        let mut entry = self.primary[index];
+        if entry & SUBTABLE != 0 {
+            entry = self.lookup_long(entry, (bits >> (64 - self.max_len)) as u32);
+        }
+        (entry >> LEN_BITS, u32::from(entry & ((1 << LEN_BITS) - 1)))
+    }
+
     /// Decodes one symbol from `window`, the next `max_len` bits of the stream
     /// right-aligned. Returns `(symbol, codeword length)`; an undefined codeword
     /// gives `(INVALID_SYMBOL, 0)`.
     #[inline(always)]
     pub fn lookup(&self, window: u32) -> (u16, u32) {
-        let index = (window >> (self.max_len - self.table_bits)) as usize & ((1 << PRIMARY_MAX_BITS) - 1);
+        let index =
+            (window >> (self.max_len - self.table_bits)) as usize & ((1 << PRIMARY_MAX_BITS) - 1);
         let mut entry = self.primary[index];
         if entry & SUBTABLE != 0 {
             entry = self.lookup_long(entry, window);
@@ -152,7 +168,10 @@ impl DecodeTable {
         let sub_bits = self.max_len - self.table_bits;
         let base = usize::from(entry & !SUBTABLE) << sub_bits;
         let low = (window & ((1 << sub_bits) - 1)) as usize;
-        self.subtables.get(base + low).copied().unwrap_or(INVALID_ENTRY)
+        self.subtables
+            .get(base + low)
+            .copied()
+            .unwrap_or(INVALID_ENTRY)
     }
 }
 

@@ -289,7 +289,7 @@ impl AdaptiveCode {
         scratch: &mut Scratch,
     ) -> Result<usize, DecodeError> {
         bits.ensure(MAX_CODEWORD_LEN);
-        let (sym, len) = self.table.lookup(bits.peek(MAX_CODEWORD_LEN));
+        let (sym, len) = self.table.lookup_top(bits.buf);
         if len == 0 {
             return Err(DecodeError::InvalidSymbol);
         }

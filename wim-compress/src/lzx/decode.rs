@@ -284,7 +284,7 @@ impl LzxDecoder {
             if TRACK {
                 la.sym16 = b.position();
             }
-            let (mut sym, len) = self.main.lookup(b.peek(16));
+            let (mut sym, len) = self.main.lookup_top(b.buf);
             b.refill(input);
             b.consume(len);
             if sym < NUM_CHARS as u16 {
@@ -298,7 +298,7 @@ impl LzxDecoder {
                 if TRACK {
                     la.sym16 = b.position();
                 }
-                let (sym2, len2) = self.main.lookup(b.peek(16));
+                let (sym2, len2) = self.main.lookup_top(b.buf);
                 b.consume(len2);
                 if sym2 < NUM_CHARS as u16 {
                     out[pos] = sym2 as u8;
@@ -318,7 +318,7 @@ impl LzxDecoder {
                 if TRACK {
                     la.sym16 = b.position();
                 }
-                let (lsym, llen) = self.len.lookup(b.peek(16));
+                let (lsym, llen) = self.len.lookup_top(b.buf);
                 if lsym as usize >= NUM_LEN_SYMS {
                     return Err(DecodeError::InvalidSymbol);
                 }
