@@ -253,6 +253,42 @@ impl BlobTable {
         Ok(())
     }
 
+    /// Adds the blobs and solid resources of `other` (the table of another part of a
+    /// split set): its solid resource numbers are renumbered, its metadata resources
+    /// follow this table's, and a blob whose hash this table already has is counted as
+    /// a duplicate.
+    pub fn merge(&mut self, other: BlobTable) {
+        let base = self.solid_resources.len();
+        self.solid_resources.extend(other.solid_resources);
+        let s = &mut self.skipped;
+        let o = other.skipped;
+        s.duplicates += o.duplicates;
+        s.zero_hash += o.zero_hash;
+        s.empty += o.empty;
+        s.unreferenced_metadata += o.unreferenced_metadata;
+        for mut blob in other.blobs {
+            if let BlobLocation::Solid { resource, .. } = &mut blob.location {
+                *resource += base;
+            }
+            if !blob.is_metadata && self.by_hash.contains_key(&blob.hash) {
+                self.skipped.duplicates += 1;
+                continue;
+            }
+            let index = self.blobs.len();
+            if blob.is_metadata {
+                self.metadata.push(index);
+            } else {
+                self.by_hash.insert(blob.hash, index);
+            }
+            self.blobs.push(blob);
+        }
+    }
+
+    /// The index in [`BlobTable::blobs`] of the (non-metadata) blob with this SHA-1.
+    pub fn index_of(&self, hash: &Sha1Hash) -> Option<usize> {
+        self.by_hash.get(hash).copied()
+    }
+
     /// The (non-metadata) blob with this SHA-1.
     pub fn get(&self, hash: &Sha1Hash) -> Option<&Blob> {
         self.by_hash.get(hash).map(|&i| &self.blobs[i])

@@ -27,6 +27,9 @@ pub struct ChunkTable {
     /// `bounds[i]` is where chunk `i` starts, relative to `data_start`; the last
     /// element is where the last chunk ends. Strictly increasing.
     bounds: Vec<u64>,
+    /// Bytes stored before each chunk and not counted in `bounds`: 0, or 4 in a pipable
+    /// WIM, where every chunk is preceded by its stored size.
+    chunk_gap: u64,
 }
 
 /// Number of chunks of `chunk_size` bytes that `uncompressed_size` bytes make.
@@ -96,8 +99,80 @@ impl ChunkTable {
             uncompressed_size: res.uncompressed_size,
             data_start: res.offset + table_size,
             bounds,
+            chunk_gap: 0,
         };
         t.validate()?;
+        Ok(t)
+    }
+
+    /// The chunk table of a compressed resource of a pipable WIM: every chunk is
+    /// preceded by its stored size as a 32-bit integer, and the table of the offsets of
+    /// chunks `1..n` (relative to the first chunk, not counting those size prefixes) is
+    /// at the end of the resource. The size prefixes are checked against the table.
+    pub fn for_pipable_resource(
+        file: &[u8],
+        res: &ResourceHeader,
+        compression: Compression,
+        chunk_size: u32,
+    ) -> Result<Self> {
+        compression.check_chunk_size(u64::from(chunk_size))?;
+        let stored = res.stored_bytes(file, "compressed resource")?;
+        let stored_size = stored.len() as u64;
+        let n = chunk_count(res.uncompressed_size, chunk_size);
+        let entry = chunk_entry_size(res.uncompressed_size);
+        let implausible = Error::ImplausibleSize {
+            what: "uncompressed size of pipable resource",
+            size: res.uncompressed_size,
+        };
+        // Each chunk needs a table entry (but the first), a 4-byte size prefix and at
+        // least one stored byte.
+        let table_size = n
+            .saturating_sub(1)
+            .checked_mul(entry)
+            .ok_or(implausible.clone())?;
+        let overhead = n.checked_mul(5).ok_or(implausible.clone())?;
+        if table_size
+            .checked_add(overhead)
+            .is_none_or(|need| need > stored_size)
+        {
+            return Err(implausible);
+        }
+        let table = &stored[(stored_size - table_size) as usize..];
+        let data_size = stored_size - table_size - 4 * n;
+        let mut bounds = Vec::with_capacity(to_usize(n + 1)?);
+        if n > 0 {
+            bounds.push(0);
+            for i in 0..(n - 1) as usize {
+                bounds.push(if entry == 4 {
+                    u64::from(u32_at(table, i * 4))
+                } else {
+                    u64_at(table, i * 8)
+                });
+            }
+        }
+        bounds.push(data_size);
+        let t = Self {
+            compression,
+            chunk_size,
+            uncompressed_size: res.uncompressed_size,
+            data_start: res.offset,
+            bounds,
+            chunk_gap: 4,
+        };
+        t.validate()?;
+        // Every size prefix must agree with the table.
+        for i in 0..n {
+            let (start, end) = (t.bounds[i as usize], t.bounds[i as usize + 1]);
+            let at = start + 4 * i; // relative to the resource; fits: <= stored_size
+            let prefix = u64::from(u32_at(stored, at as usize));
+            if prefix != end - start {
+                return Err(Error::BadChunk {
+                    chunk: i,
+                    stored_size: prefix,
+                    uncompressed_size: t.chunk_len(i),
+                });
+            }
+        }
         Ok(t)
     }
 
@@ -149,6 +224,7 @@ impl ChunkTable {
             uncompressed_size,
             data_start: offset + HDR + 4 * n,
             bounds,
+            chunk_gap: 0,
         };
         t.validate()?;
         Ok(t)
@@ -197,7 +273,8 @@ impl ChunkTable {
     pub fn chunk_location(&self, i: u64) -> Option<(u64, u64)> {
         let i = usize::try_from(i).ok()?;
         let (start, end) = (*self.bounds.get(i)?, *self.bounds.get(i + 1)?);
-        Some((self.data_start + start, end - start))
+        let gaps = self.chunk_gap * (i as u64 + 1);
+        Some((self.data_start + start + gaps, end - start))
     }
 
     /// Whether chunk `i` is stored without compression.
@@ -244,22 +321,12 @@ impl ChunkDecoder {
                 uncompressed_size: len,
             });
         };
-        let dec = match &mut self.decompressor {
-            Some((c, s, d)) if *c == codec && *s == table.chunk_size => d,
-            slot => {
-                let d = Decompressor::new(codec, table.chunk_size as usize).map_err(|source| {
-                    Error::Decompression {
-                        chunk: index,
-                        source,
-                    }
-                })?;
-                &mut slot.insert((codec, table.chunk_size, d)).2
-            }
-        };
+        // Split borrows: the decompressor and the buffer are separate fields.
         let len = len as usize; // at most chunk_size, a u32
         if self.buf.len() < len {
             self.buf.resize(len, 0);
         }
+        let dec = Self::slot_decompressor(&mut self.decompressor, codec, table, index)?;
         let out = &mut self.buf[..len];
         dec.decompress(src, out)
             .map_err(|source| Error::Decompression {
@@ -267,6 +334,74 @@ impl ChunkDecoder {
                 source,
             })?;
         Ok(out)
+    }
+
+    fn slot_decompressor<'s>(
+        slot: &'s mut Option<(Codec, u32, Decompressor)>,
+        codec: Codec,
+        table: &ChunkTable,
+        index: u64,
+    ) -> Result<&'s mut Decompressor> {
+        let reusable = matches!(slot, Some((c, s, _)) if *c == codec && *s == table.chunk_size);
+        if !reusable {
+            let d = Decompressor::new(codec, table.chunk_size as usize).map_err(|source| {
+                Error::Decompression {
+                    chunk: index,
+                    source,
+                }
+            })?;
+            *slot = Some((codec, table.chunk_size, d));
+        }
+        match slot {
+            Some((_, _, d)) => Ok(d),
+            None => unreachable!("the decompressor was just created"),
+        }
+    }
+
+    fn decompressor_for(&mut self, table: &ChunkTable, index: u64) -> Result<&mut Decompressor> {
+        let Some(codec) = table.compression.codec() else {
+            return Err(Error::BadChunk {
+                chunk: index,
+                stored_size: 0,
+                uncompressed_size: table.chunk_len(index),
+            });
+        };
+        Self::slot_decompressor(&mut self.decompressor, codec, table, index)
+    }
+
+    /// Decodes chunk `index` of `table` into `out`, which must be exactly
+    /// [`ChunkTable::chunk_len`] bytes long.
+    pub fn decode_into(
+        &mut self,
+        file: &[u8],
+        table: &ChunkTable,
+        index: u64,
+        out: &mut [u8],
+    ) -> Result<()> {
+        let (offset, stored_size) = table.chunk_location(index).ok_or(Error::BadChunk {
+            chunk: index,
+            stored_size: 0,
+            uncompressed_size: 0,
+        })?;
+        let len = table.chunk_len(index);
+        if out.len() as u64 != len {
+            return Err(Error::BadChunk {
+                chunk: index,
+                stored_size,
+                uncompressed_size: len,
+            });
+        }
+        let src = range(file, offset, stored_size, "chunk")?;
+        if stored_size == len {
+            out.copy_from_slice(src);
+            return Ok(());
+        }
+        let dec = self.decompressor_for(table, index)?;
+        dec.decompress(src, out)
+            .map_err(|source| Error::Decompression {
+                chunk: index,
+                source,
+            })
     }
 
     /// The bytes the last [`ChunkDecoder::decode`] that decompressed wrote (and more).
@@ -384,6 +519,36 @@ mod tests {
         // Bad chunk size.
         let e = ChunkTable::for_resource(&f, &res(f.len() as u64, 4096), Compression::Lzx, 4096);
         assert!(matches!(e, Err(Error::BadChunkSize { .. })), "{e:?}");
+    }
+
+    #[test]
+    fn pipable_table() {
+        // Three chunks of 4096 stored in 4096, 4096 and 100 bytes, each after its size,
+        // then the table of the offsets of chunks 1 and 2.
+        let mut f = Vec::new();
+        for n in [4096u32, 4096, 100] {
+            f.extend_from_slice(&n.to_le_bytes());
+            f.resize(f.len() + n as usize, 0xAB);
+        }
+        f.extend_from_slice(&4096u32.to_le_bytes());
+        f.extend_from_slice(&8192u32.to_le_bytes());
+        let r = res(f.len() as u64, 3 * 4096);
+        let t = ChunkTable::for_pipable_resource(&f, &r, Compression::Xpress, 4096).unwrap();
+        assert_eq!(t.chunk_location(0), Some((4, 4096)));
+        assert_eq!(t.chunk_location(1), Some((4 + 4096 + 4, 4096)));
+        assert_eq!(t.chunk_location(2), Some((3 * 4 + 8192, 100)));
+        let mut d = ChunkDecoder::new();
+        assert_eq!(d.decode(&f, &t, 1).unwrap(), &[0xAB; 4096][..]);
+        // A size prefix that disagrees with the table.
+        let mut bad = f.clone();
+        bad[4 + 4096] = 7;
+        assert!(matches!(
+            ChunkTable::for_pipable_resource(&bad, &r, Compression::Xpress, 4096),
+            Err(Error::BadChunk { chunk: 1, .. })
+        ));
+        // Too small to hold its chunks.
+        let r = res(20, 3 * 4096);
+        assert!(ChunkTable::for_pipable_resource(&f, &r, Compression::Xpress, 4096).is_err());
     }
 
     #[test]

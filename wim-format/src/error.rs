@@ -18,6 +18,8 @@ pub enum Unsupported {
     SpannedResource,
     /// A blob stored in another part of a split set.
     BlobInOtherPart { part_number: u16 },
+    /// Applying (extracting) an image on this platform.
+    ApplyOnThisPlatform,
 }
 
 impl fmt::Display for Unsupported {
@@ -40,6 +42,7 @@ impl fmt::Display for Unsupported {
                     "blobs stored in another part (part {part_number}) of a split WIM"
                 )
             }
+            Self::ApplyOnThisPlatform => f.write_str("applying images on this platform"),
         }
     }
 }
@@ -128,6 +131,78 @@ pub enum Error {
     InvalidXml { what: &'static str, offset: u64 },
     /// An image index outside 1..=count.
     NoSuchImage { index: u32, count: u32 },
+    /// A file system operation failed while applying an image (`path` is relative to
+    /// the target directory; `os_error` is the errno, when there is one).
+    Io {
+        op: &'static str,
+        path: String,
+        kind: std::io::ErrorKind,
+        os_error: Option<i32>,
+        message: String,
+    },
+    /// A file of an image needs a blob that the blob table does not list.
+    MissingBlob { path: String, hash: [u8; 20] },
+    /// The data of the file `path` could not be read (bad chunk, SHA-1 mismatch, ...).
+    FileData { path: String, source: Box<Error> },
+    /// Opening, sizing, listing or mapping a file failed (wrapped in [`Error::File`],
+    /// which names it).
+    Access {
+        op: &'static str,
+        kind: std::io::ErrorKind,
+        message: String,
+    },
+    /// An error about the file at `path` (every error of [`crate::file::WimFile`] and
+    /// [`crate::split::SplitSet`] is wrapped in one, so that messages name the file).
+    File {
+        path: std::path::PathBuf,
+        source: Box<Error>,
+    },
+    /// A file given as part of a split set has another GUID than part 1.
+    SplitGuidMismatch { part_number: u16 },
+    /// A part of a split set gives another total part count than part 1.
+    SplitPartCountMismatch {
+        part_number: u16,
+        total_parts: u16,
+        expected: u16,
+    },
+    /// Part `part_number` of a split set of `total_parts` was not found.
+    MissingPart { part_number: u16, total_parts: u16 },
+    /// Two files are both part `part_number` of the set.
+    DuplicatePart { part_number: u16 },
+    /// A split set opened from a file that is not part 1.
+    NotFirstPart { part_number: u16 },
+    /// The integrity table is malformed (its size, count or chunk size cannot be right).
+    InvalidIntegrityTable { what: &'static str },
+}
+
+impl Error {
+    /// This error, said to be about the file at `path` (not wrapped twice).
+    pub fn with_path(self, path: impl Into<std::path::PathBuf>) -> Self {
+        match self {
+            e @ Self::File { .. } => e,
+            e => Self::File {
+                path: path.into(),
+                source: Box::new(e),
+            },
+        }
+    }
+
+    /// The error under any [`Error::File`] wrappers.
+    pub fn root(&self) -> &Error {
+        match self {
+            Self::File { source, .. } => source.root(),
+            e => e,
+        }
+    }
+
+    /// An [`Error::Access`] from a `std::io::Error` of the operation `op`.
+    pub fn access(op: &'static str, e: &std::io::Error) -> Self {
+        Self::Access {
+            op,
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
 }
 
 fn hex(h: &[u8; 20]) -> String {
@@ -204,6 +279,34 @@ impl fmt::Display for Error {
             Self::NoSuchImage { index, count } => {
                 write!(f, "no image {index} (the WIM has {count} images)")
             }
+            Self::Access { op, message, .. } => write!(f, "cannot {op}: {message}"),
+            Self::File { path, source } => write!(f, "{}: {source}", path.display()),
+            Self::SplitGuidMismatch { part_number } => write!(
+                f,
+                "part {part_number} belongs to another split WIM (its GUID differs from part 1's)"
+            ),
+            Self::SplitPartCountMismatch { part_number, total_parts, expected } => write!(
+                f,
+                "part {part_number} says the set has {total_parts} parts, part 1 says {expected}"
+            ),
+            Self::MissingPart { part_number, total_parts } => {
+                write!(f, "part {part_number} of the {total_parts}-part split WIM is missing")
+            }
+            Self::DuplicatePart { part_number } => {
+                write!(f, "two files are part {part_number} of the split WIM")
+            }
+            Self::NotFirstPart { part_number } => write!(
+                f,
+                "this is part {part_number} of a split WIM; open the set from part 1"
+            ),
+            Self::InvalidIntegrityTable { what } => write!(f, "invalid integrity table: {what}"),
+            Self::Io { op, path, message, .. } => write!(f, "cannot {op} \"{path}\": {message}"),
+            Self::MissingBlob { path, hash } => write!(
+                f,
+                "the data of \"{path}\" (SHA-1 {}) is not in the WIM",
+                hex(hash)
+            ),
+            Self::FileData { path, source } => write!(f, "data of \"{path}\": {source}"),
         }
     }
 }
@@ -212,6 +315,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Decompression { source, .. } => Some(source),
+            Self::File { source, .. } => Some(source.as_ref()),
+            Self::FileData { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }

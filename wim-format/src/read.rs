@@ -31,9 +31,6 @@ impl<'a> ResourceData<'a> {
     /// Locates the data of `res`, a resource of the WIM `file` with header `header`:
     /// a header's resource, a non-solid blob-table entry, or a solid resource entry.
     pub fn open(file: &'a [u8], header: &Header, res: &ResourceHeader) -> Result<Self> {
-        if header.magic == Magic::Pipable {
-            return Err(Error::Unsupported(Unsupported::Pipable));
-        }
         if res.is_spanned() {
             return Err(Error::Unsupported(Unsupported::SpannedResource));
         }
@@ -53,6 +50,14 @@ impl<'a> ResourceData<'a> {
         }
         if header.compression == Compression::None {
             return Err(Error::CompressedResourceInUncompressedWim);
+        }
+        if header.magic == Magic::Pipable {
+            return Ok(Self::Chunked(ChunkTable::for_pipable_resource(
+                file,
+                res,
+                header.compression,
+                header.chunk_size,
+            )?));
         }
         Ok(Self::Chunked(ChunkTable::for_resource(
             file,
@@ -74,12 +79,14 @@ impl<'a> ResourceData<'a> {
 /// decoded bytes (where the chunk is stored, its stored and uncompressed sizes, the
 /// format and the chunk size), so that two tables a hostile blob table makes overlap
 /// cannot be confused.
-type ChunkKey = Option<(u64, u64, u64, Compression, u32)>;
+type ChunkKey = Option<(usize, u64, u64, u64, Compression, u32)>;
 
 /// Hands `f` the uncompressed bytes `offset..offset + len` of `data`, in order, a chunk
 /// (or a stored piece) at a time.
+#[allow(clippy::too_many_arguments)]
 fn visit_range(
     file: &[u8],
+    part: usize,
     data: &ResourceData<'_>,
     decoder: &mut ChunkDecoder,
     holds: &mut ChunkKey,
@@ -96,7 +103,9 @@ fn visit_range(
             }
             Ok(())
         }
-        ResourceData::Chunked(table) => visit_chunks(file, table, decoder, holds, offset, len, f),
+        ResourceData::Chunked(table) => {
+            visit_chunks(file, part, table, decoder, holds, offset, len, f)
+        }
     }
 }
 
@@ -112,8 +121,10 @@ fn range_end(offset: u64, len: u64, resource_size: u64) -> Result<u64> {
 }
 
 /// [`visit_range`] for chunked data.
+#[allow(clippy::too_many_arguments)]
 fn visit_chunks(
     file: &[u8],
+    part: usize,
     table: &ChunkTable,
     decoder: &mut ChunkDecoder,
     holds: &mut ChunkKey,
@@ -134,6 +145,7 @@ fn visit_chunks(
             uncompressed_size: chunk_len,
         })?;
         let key = Some((
+            part,
             at,
             stored_size,
             chunk_len,
@@ -164,56 +176,156 @@ fn visit_chunks(
     Ok(())
 }
 
+/// One file of a WIM: the only one, or one part of a split set.
+#[derive(Debug, Clone)]
+pub struct WimPart<'a> {
+    pub file: &'a [u8],
+    /// The header in force: for a pipable WIM, the copy at the end of the file.
+    pub header: Header,
+}
+
 /// A WIM held in memory: its header and blob table, validated.
+///
+/// For a split set, `file` and `header` are those of part 1 and `blob_table` merges the
+/// tables of every part; each [`Blob`] names the part that holds it.
 #[derive(Debug, Clone)]
 pub struct Wim<'a> {
     pub file: &'a [u8],
     pub header: Header,
     pub blob_table: BlobTable,
+    /// Every file of the WIM, in part order (one for an ordinary WIM).
+    pub parts: Vec<WimPart<'a>>,
+}
+
+/// The header in force of `file`: the one at its start, or, for a pipable WIM, the
+/// copy at its end (wimlib writes a pipable WIM's header first with no blob table or
+/// XML, then the final header after them at the end of the file).
+pub fn effective_header(file: &[u8]) -> Result<Header> {
+    let header = Header::parse(file)?;
+    if header.magic != Magic::Pipable {
+        return Ok(header);
+    }
+    // A pipable WIM read from a file: the final header is the last 208 bytes.
+    let len = file.len();
+    let tail = len
+        .checked_sub(crate::header::HEADER_SIZE)
+        .filter(|&at| at >= crate::header::HEADER_SIZE)
+        .map(|at| &file[at..]);
+    let end = tail.and_then(|t| Header::parse(t).ok()).filter(|h| {
+        h.magic == Magic::Pipable
+            && h.guid == header.guid
+            && h.part_number == header.part_number
+            && h.total_parts == header.total_parts
+    });
+    // Without its final header a pipable WIM can only be read as a stream, which this
+    // crate does not do.
+    end.ok_or(Error::Unsupported(Unsupported::Pipable))
+}
+
+/// The blob table of one part, interpreted (its blobs of other parts skipped).
+fn part_blob_table(file: &[u8], header: &Header) -> Result<BlobTable> {
+    let table_res = header.blob_table;
+    let data = ResourceData::open(file, header, &table_res)?;
+    let bytes: Cow<'_, [u8]> = match &data {
+        ResourceData::Stored(s) => Cow::Borrowed(s),
+        ResourceData::Chunked(_) => {
+            let mut out = Vec::new();
+            let mut dec = ChunkDecoder::new();
+            visit_range(
+                file,
+                0,
+                &data,
+                &mut dec,
+                &mut None,
+                0,
+                data.uncompressed_size(),
+                &mut |b| {
+                    out.extend_from_slice(b);
+                    Ok(())
+                },
+            )?;
+            Cow::Owned(out)
+        }
+    };
+    let entries = parse_entries(&bytes)?;
+    BlobTable::from_entries(&entries, header, file)
 }
 
 impl<'a> Wim<'a> {
-    /// Parses the header and blob table of the WIM `file`.
+    /// Parses the header and blob table of the WIM `file` (an ordinary or pipable WIM).
+    /// One part of a split set of several is refused with
+    /// [`Unsupported::SplitSet`]: open the set with [`Wim::parse_parts`] (or
+    /// [`crate::split::SplitSet`]).
     pub fn parse(file: &'a [u8]) -> Result<Self> {
-        let header = Header::parse(file)?;
-        if header.magic == Magic::Pipable {
-            return Err(Error::Unsupported(Unsupported::Pipable));
-        }
+        let header = effective_header(file)?;
         if header.is_split() {
             return Err(Error::Unsupported(Unsupported::SplitSet {
                 part_number: header.part_number,
                 total_parts: header.total_parts,
             }));
         }
-        let table_res = header.blob_table;
-        let data = ResourceData::open(file, &header, &table_res)?;
-        let bytes: Cow<'_, [u8]> = match &data {
-            ResourceData::Stored(s) => Cow::Borrowed(s),
-            ResourceData::Chunked(_) => {
-                let mut out = Vec::new();
-                let mut dec = ChunkDecoder::new();
-                visit_range(
-                    file,
-                    &data,
-                    &mut dec,
-                    &mut None,
-                    0,
-                    data.uncompressed_size(),
-                    &mut |b| {
-                        out.extend_from_slice(b);
-                        Ok(())
-                    },
-                )?;
-                Cow::Owned(out)
-            }
-        };
-        let entries = parse_entries(&bytes)?;
-        let blob_table = BlobTable::from_entries(&entries, &header, file)?;
+        let blob_table = part_blob_table(file, &header)?;
         Ok(Self {
             file,
+            parts: vec![WimPart {
+                file,
+                header: header.clone(),
+            }],
             header,
             blob_table,
         })
+    }
+
+    /// Parses every part of a split set, given in any order (an unsplit WIM alone is
+    /// accepted too). Checks that every part has the same GUID and total part count and
+    /// that the part numbers are distinct and cover `1..=total`; merges the blob tables.
+    pub fn parse_parts(files: &[&'a [u8]]) -> Result<Self> {
+        let mut parts = Vec::with_capacity(files.len());
+        for f in files {
+            parts.push(WimPart {
+                file: f,
+                header: effective_header(f)?,
+            });
+        }
+        let order = crate::split::check_parts(parts.iter().map(|p| &p.header))?;
+        let parts: Vec<WimPart<'a>> = order.into_iter().map(|i| parts[i].clone()).collect();
+        let mut blob_table = BlobTable::default();
+        for p in &parts {
+            blob_table.merge(part_blob_table(p.file, &p.header)?);
+        }
+        Ok(Self {
+            file: parts[0].file,
+            header: parts[0].header.clone(),
+            blob_table,
+            parts,
+        })
+    }
+
+    /// The file of part `part_number` (1-based).
+    pub fn part_file(&self, part_number: u16) -> Result<&'a [u8]> {
+        usize::from(part_number)
+            .checked_sub(1)
+            .and_then(|i| self.parts.get(i))
+            .map(|p| p.file)
+            .ok_or(Error::Unsupported(Unsupported::BlobInOtherPart {
+                part_number,
+            }))
+    }
+
+    /// The header of part `part_number` (1-based).
+    pub fn part_header(&self, part_number: u16) -> Result<&Header> {
+        usize::from(part_number)
+            .checked_sub(1)
+            .and_then(|i| self.parts.get(i))
+            .map(|p| &p.header)
+            .ok_or(Error::Unsupported(Unsupported::BlobInOtherPart {
+                part_number,
+            }))
+    }
+
+    /// Whether this WIM is a split set of several parts.
+    pub fn is_split(&self) -> bool {
+        self.parts.len() > 1
     }
 
     /// A reader of this WIM's blobs and resources.
@@ -253,6 +365,7 @@ impl<'w, 'a> BlobReader<'w, 'a> {
         let size = data.uncompressed_size();
         visit_range(
             self.wim.file,
+            0,
             &data,
             &mut self.decoder,
             &mut self.holds,
@@ -287,16 +400,13 @@ impl<'w, 'a> BlobReader<'w, 'a> {
         len: u64,
         mut f: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
-        if blob.part_number != self.wim.header.part_number {
-            return Err(Error::Unsupported(Unsupported::BlobInOtherPart {
-                part_number: blob.part_number,
-            }));
-        }
+        let file = self.wim.part_file(blob.part_number)?;
+        let header = self.wim.part_header(blob.part_number)?;
+        let part = usize::from(blob.part_number);
         range_end(offset, len, blob.size)?;
-        let file = self.wim.file;
         match blob.location {
             BlobLocation::Resource(res) => {
-                let data = ResourceData::open(file, &self.wim.header, &res)?;
+                let data = ResourceData::open(file, header, &res)?;
                 if data.uncompressed_size() != blob.size {
                     return Err(Error::BlobOutOfRange {
                         offset: 0,
@@ -305,7 +415,7 @@ impl<'w, 'a> BlobReader<'w, 'a> {
                     });
                 }
                 let (dec, holds) = (&mut self.decoder, &mut self.holds);
-                visit_range(file, &data, dec, holds, offset, len, &mut f)
+                visit_range(file, part, &data, dec, holds, offset, len, &mut f)
             }
             BlobLocation::Solid {
                 resource,
@@ -326,7 +436,7 @@ impl<'w, 'a> BlobReader<'w, 'a> {
                 };
                 let at = start.checked_add(offset).ok_or(out_of_range)?;
                 let (dec, holds) = (&mut self.decoder, &mut self.holds);
-                visit_chunks(file, table, dec, holds, at, len, &mut f)
+                visit_chunks(file, part, table, dec, holds, at, len, &mut f)
             }
         }
     }
