@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let argv = std::env::args().skip(1).collect();
-    let status = dism_cli::run(argv, &mut std::io::stdout().lock());
+    // Not a held StdoutLock: progress bars print from worker threads.
+    let status = dism_cli::run(argv, &mut std::io::stdout());
     ExitCode::from(status)
 }

@@ -2,60 +2,85 @@
 
 use std::path::{Path, PathBuf};
 
+use wim_format::split::SplitSet;
 use wim_format::{Error as FormatError, Wim};
 
 use crate::error::{code, DismError};
 
-/// An image file's bytes, held while a command works on it.
+/// An image file (or a split set: its first part and the parts `/SWMFile` finds),
+/// memory-mapped while a command works on it.
 pub struct ImageFile {
     pub path: PathBuf,
-    pub bytes: Vec<u8>,
+    pub set: SplitSet,
 }
 
 impl ImageFile {
-    pub fn read(path: &str) -> Result<ImageFile, DismError> {
-        let bytes = std::fs::read(path).map_err(|e| io_error(Path::new(path), &e))?;
+    pub fn open(path: &str, swm_pattern: Option<&str>) -> Result<ImageFile, DismError> {
+        let set =
+            SplitSet::open(path, swm_pattern).map_err(|e| format_error(Path::new(path), &e))?;
         Ok(ImageFile {
             path: PathBuf::from(path),
-            bytes,
+            set,
         })
     }
 
     pub fn wim(&self) -> Result<Wim<'_>, DismError> {
-        Wim::parse(&self.bytes).map_err(|e| format_error(&self.path, &e))
+        self.set.wim().map_err(|e| format_error(&self.path, &e))
+    }
+
+    /// Maps an error of a later read of this file.
+    pub fn error(&self, e: &FormatError) -> DismError {
+        format_error(&self.path, e)
     }
 }
 
-pub fn io_error(path: &Path, e: &std::io::Error) -> DismError {
-    use std::io::ErrorKind::*;
-    let (code, what) = match e.kind() {
-        NotFound => (
+/// Maps a format error to DISM's codes: a missing file is 2, no access 5, not a WIM at
+/// all ERROR_BAD_FORMAT (11), damage ERROR_INVALID_DATA (13, as dism.exe reports damaged
+/// images), an unsupported feature ERROR_NOT_SUPPORTED (50).
+pub fn format_error(path: &Path, e: &FormatError) -> DismError {
+    use std::io::ErrorKind;
+    let (code, lead) = match e.root() {
+        FormatError::Access {
+            kind: ErrorKind::NotFound,
+            ..
+        } => (
             code::FILE_NOT_FOUND,
             "The system cannot find the file specified.",
         ),
-        PermissionDenied => (code::ACCESS_DENIED, "Access is denied."),
-        _ => (code::GEN_FAILURE, "The file could not be read."),
-    };
-    DismError::new(code, format!("{what}\n{}: {e}", path.display()))
-}
-
-/// Maps a format error to DISM's codes: not a WIM at all is ERROR_BAD_FORMAT (11),
-/// damage is ERROR_INVALID_DATA (13, as dism.exe reports damaged images), an unsupported feature ERROR_NOT_SUPPORTED (50).
-pub fn format_error(path: &Path, e: &FormatError) -> DismError {
-    let code = match e {
+        FormatError::Access {
+            kind: ErrorKind::PermissionDenied,
+            ..
+        } => (code::ACCESS_DENIED, "Access is denied."),
+        FormatError::Access { .. } => (code::GEN_FAILURE, "The file could not be read."),
         FormatError::BadMagic(_)
         | FormatError::BadHeaderSize(_)
-        | FormatError::UnknownVersion(_) => code::BAD_FORMAT,
-        FormatError::Truncated { what, .. } if what.contains("header") => code::BAD_FORMAT,
-        FormatError::Unsupported(_) => code::NOT_SUPPORTED,
-        FormatError::NoSuchImage { .. } => code::INVALID_PARAMETER,
-        _ => code::INVALID_DATA,
+        | FormatError::UnknownVersion(_) => {
+            (code::BAD_FORMAT, "The file is not a valid image file.")
+        }
+        FormatError::Truncated { what, .. } if what.contains("header") => {
+            (code::BAD_FORMAT, "The file is not a valid image file.")
+        }
+        FormatError::Unsupported(_) => (
+            code::NOT_SUPPORTED,
+            "The image file uses a feature that is not supported.",
+        ),
+        FormatError::NoSuchImage { .. } => (
+            code::INVALID_PARAMETER,
+            "The specified image does not exist in the image file.",
+        ),
+        FormatError::MissingPart { .. }
+        | FormatError::DuplicatePart { .. }
+        | FormatError::NotFirstPart { .. }
+        | FormatError::SplitGuidMismatch { .. }
+        | FormatError::SplitPartCountMismatch { .. } => (
+            code::INVALID_PARAMETER,
+            "The parts of the split image file do not form one set.",
+        ),
+        _ => (code::INVALID_DATA, "The image file is damaged."),
     };
-    let lead = match code {
-        code::BAD_FORMAT => "The file is not a valid image file.",
-        code::NOT_SUPPORTED => "The image file uses a feature that is not supported.",
-        code::INVALID_PARAMETER => "The specified image does not exist in the image file.",
-        _ => "The image file is damaged.",
+    let detail = match e {
+        FormatError::File { .. } => e.to_string(),
+        _ => format!("{}: {e}", path.display()),
     };
-    DismError::new(code, format!("{lead}\n{}: {e}", path.display()))
+    DismError::new(code, format!("{lead}\n{detail}"))
 }

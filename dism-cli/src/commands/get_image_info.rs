@@ -36,7 +36,7 @@ pub fn run(ctx: &mut Context, opts: &Options) -> Result<(), DismError> {
             .require("WimFile")
             .map_err(|_| DismError::missing_argument("ImageFile"))?,
     };
-    let file = ImageFile::read(path)?;
+    let file = ImageFile::open(path, None)?;
     let wim = file.wim()?;
     let xml = wim
         .xml()

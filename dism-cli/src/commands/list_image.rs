@@ -5,7 +5,7 @@ use wim_format::xml::ImageInfo;
 use super::{select_image, Context};
 use crate::args::{value, OptionSpec, Options};
 use crate::error::{code, DismError};
-use crate::open::{format_error, ImageFile};
+use crate::open::ImageFile;
 
 pub const OPTIONS: &[OptionSpec] = &[value("ImageFile"), value("Index"), value("Name")];
 
@@ -18,9 +18,9 @@ pub const HELP: &str =
       Dism /List-Image /ImageFile:install.wim /Index:1";
 
 pub fn run(ctx: &mut Context, opts: &Options) -> Result<(), DismError> {
-    let file = ImageFile::read(opts.require("ImageFile")?)?;
+    let file = ImageFile::open(opts.require("ImageFile")?, None)?;
     let wim = file.wim()?;
-    let xml = wim.xml().map_err(|e| format_error(&file.path, &e))?;
+    let xml = wim.xml().map_err(|e| file.error(&e))?;
     let infos: Vec<ImageInfo> = (1..=wim.image_count())
         .map(|i| {
             xml.image(i).cloned().unwrap_or(ImageInfo {
@@ -38,7 +38,7 @@ pub fn run(ctx: &mut Context, opts: &Options) -> Result<(), DismError> {
             ),
         )
     })?;
-    let image = wim.image(index).map_err(|e| format_error(&file.path, &e))?;
+    let image = wim.image(index).map_err(|e| file.error(&e))?;
     for warning in &image.warnings {
         ctx.log.warn(&format!("{}: {warning}", file.path.display()));
     }

@@ -1,5 +1,7 @@
 //! The servicing commands: each declares its options, its help and what it runs.
 
+pub mod apply_image;
+pub mod cleanup_image;
 pub mod get_image_info;
 pub mod list_image;
 
@@ -59,6 +61,22 @@ pub static COMMANDS: &[Command] = &[
         help: get_image_info::HELP,
         options: get_image_info::OPTIONS,
         run: get_image_info::run,
+    },
+    Command {
+        name: "Apply-Image",
+        aliases: &[],
+        summary: "Applies an image to a directory.",
+        help: apply_image::HELP,
+        options: apply_image::OPTIONS,
+        run: apply_image::run,
+    },
+    Command {
+        name: "Cleanup-Image",
+        aliases: &[],
+        summary: "Checks an image file's structure (/CheckHealth) or every blob (/ScanHealth).",
+        help: cleanup_image::HELP,
+        options: cleanup_image::OPTIONS,
+        run: cleanup_image::run,
     },
     Command {
         name: "List-Image",
