@@ -74,4 +74,54 @@ fn main() {
         }
         println!("{target}: {written} seeds in {}", dir.display());
     }
+    container_seeds(&root);
+}
+
+/// Small WIMs that wimlib-imagex captures in every compression, for the whole-file
+/// target, and their metadata resources for the metadata target.
+fn container_seeds(root: &std::path::Path) {
+    let work = std::env::temp_dir().join(format!("wimkit-fuzz-seeds-{}", std::process::id()));
+    let src = work.join("src");
+    std::fs::create_dir_all(src.join("dir/sub")).expect("create seed tree");
+    std::fs::write(src.join("a.txt"), "some text\n".repeat(50)).expect("write");
+    std::fs::write(src.join("dir/b.bin"), make(Kind::X86, 5000, 3)).expect("write");
+    std::fs::write(src.join("dir/sub/c"), b"").expect("write");
+    let _ = std::os::unix::fs::symlink("../a.txt", src.join("dir/link"));
+    let _ = std::fs::hard_link(src.join("a.txt"), src.join("dir/hard"));
+    let (wims, metas) = (root.join("open_wim"), root.join("parse_metadata"));
+    std::fs::create_dir_all(&wims).expect("create corpus directory");
+    std::fs::create_dir_all(&metas).expect("create corpus directory");
+    let variants: [&[&str]; 6] = [
+        &["--compress=none"],
+        &["--compress=XPRESS"],
+        &["--compress=LZX"],
+        &["--compress=LZMS"],
+        &["--solid"],
+        &["--compress=XPRESS", "--unix-data", "--check"],
+    ];
+    for (n, extra) in variants.iter().enumerate() {
+        let wim = work.join(format!("seed{n}.wim"));
+        let status = std::process::Command::new("wimlib-imagex")
+            .arg("capture")
+            .arg(&src)
+            .arg(&wim)
+            .args(*extra)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("wimlib-imagex is required (apt-get install wimtools)");
+        assert!(status.success(), "wimlib-imagex capture {extra:?} failed");
+        let bytes = std::fs::read(&wim).expect("read seed WIM");
+        std::fs::write(wims.join(format!("wimlib-{n}")), &bytes).expect("write seed");
+        if let Ok(parsed) = wimkit::format::Wim::parse(&bytes) {
+            let mut reader = parsed.reader();
+            for (i, blob) in parsed.blob_table.metadata_blobs().enumerate() {
+                if let Ok(data) = reader.read_blob(blob) {
+                    std::fs::write(metas.join(format!("wimlib-{n}-{i}")), data)
+                        .expect("write seed");
+                }
+            }
+        }
+    }
+    println!("open_wim, parse_metadata: {} WIMs", variants.len());
+    let _ = std::fs::remove_dir_all(work);
 }
