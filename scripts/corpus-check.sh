@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Applies every image of every WIM in a folder with wimkit's dism and with
+# wimlib-imagex, and compares the two trees (names, types, contents, symlink
+# targets). Where wimlib refuses a file, dism must refuse it too.
+#
+#   scripts/corpus-check.sh [DIR]     (default: ../shared/corpus)
+#
+# Exit status 0 only if every image agrees. DISM is the release build of this checkout.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+dir=${1:-../shared/corpus}
+[[ -d $dir ]] || { echo "corpus-check: no folder $dir"; exit 1; }
+cargo build -q --release -p dism-cli || exit 1
+dism=$PWD/target/release/dism
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+matched=0 refused=0 mismatched=0
+
+# Image count, from wimlib (or nothing when wimlib cannot read the file).
+count_images() { wimlib-imagex info "$@" 2>/dev/null | awk -F: '/^Image Count/ {gsub(/ /, "", $2); print $2}'; }
+
+check() { # file, [split pattern]
+    local file=$1 pattern=${2:-} ref=() swm=() n
+    if [[ -n $pattern ]]; then ref=(--ref="$pattern"); swm=("/SWMFile:$pattern"); fi
+    n=$(count_images "$file" "${ref[@]}")
+    if [[ -z $n ]]; then
+        # wimlib cannot read it at all: dism must refuse it too.
+        if "$dism" /Get-ImageInfo "/ImageFile:$file" /Quiet >/dev/null 2>&1 &&
+           "$dism" /Apply-Image "/ImageFile:$file" "${swm[@]}" /Index:1 "/ApplyDir:$work/ours" /Quiet >/dev/null 2>&1; then
+            echo "MISMATCH $file: wimlib refuses it, dism accepted it"; ((mismatched++))
+        else
+            echo "refused  $file (as wimlib)"; ((refused++))
+        fi
+        return
+    fi
+    for ((i = 1; i <= n; i++)); do
+        rm -rf "$work/theirs" "$work/ours"
+        if ! wimlib-imagex apply "$file" "$i" "$work/theirs" "${ref[@]}" >/dev/null 2>"$work/err"; then
+            if "$dism" /Apply-Image "/ImageFile:$file" "${swm[@]}" "/Index:$i" "/ApplyDir:$work/ours" /Quiet >/dev/null 2>&1; then
+                echo "MISMATCH $file image $i: wimlib's apply fails ($(head -c 120 "$work/err")), dism's succeeded"; ((mismatched++))
+            else
+                echo "refused  $file image $i (as wimlib)"; ((refused++))
+            fi
+            continue
+        fi
+        if ! "$dism" /Apply-Image "/ImageFile:$file" "${swm[@]}" "/Index:$i" "/ApplyDir:$work/ours" /Quiet >"$work/out" 2>&1; then
+            echo "MISMATCH $file image $i: dism failed: $(tr '\n' ' ' <"$work/out" | head -c 300)"; ((mismatched++))
+            continue
+        fi
+        if diff -r --no-dereference "$work/theirs" "$work/ours" >"$work/diff" 2>&1; then
+            echo "match    $file image $i"; ((matched++))
+        else
+            echo "MISMATCH $file image $i:"; head -5 "$work/diff"; ((mismatched++))
+        fi
+    done
+}
+
+while IFS= read -r -d '' file; do
+    case $file in
+        *.swm)
+            # A split set is checked once, from its first part, with every part as the pattern.
+            base=${file%.swm}
+            [[ $base =~ [0-9]$ ]] && continue
+            check "$file" "${base}*.swm"
+            ;;
+        *) check "$file" ;;
+    esac
+done < <(find "$dir" -type f \( -iname '*.wim' -o -iname '*.esd' -o -iname '*.swm' -o -iname '*.ppkg' \) -print0 | sort -z)
+
+echo "corpus-check: $matched images matched wimlib, $refused refused as wimlib refuses them, $mismatched mismatched"
+((mismatched == 0))
