@@ -17,16 +17,17 @@ trap 'rm -rf "$work"' EXIT
 matched=0 refused=0 mismatched=0
 
 # Image count, from wimlib (or nothing when wimlib cannot read the file).
-count_images() { wimlib-imagex info "$@" 2>/dev/null | awk -F: '/^Image Count/ {gsub(/ /, "", $2); print $2}'; }
+count_images() { wimlib-imagex info "$1" 2>/dev/null | awk -F: '/^Image Count/ {gsub(/ /, "", $2); print $2}'; }
 
 check() { # file, [split pattern]
     local file=$1 pattern=${2:-} ref=() swm=() n
     if [[ -n $pattern ]]; then ref=(--ref="$pattern"); swm=("/SWMFile:$pattern"); fi
-    n=$(count_images "$file" "${ref[@]}")
+    n=$(count_images "$file")
     if [[ -z $n ]]; then
         # wimlib cannot read it at all: dism must refuse it too.
+        rm -rf "$work/t"
         if "$dism" /Get-ImageInfo "/ImageFile:$file" /Quiet >/dev/null 2>&1 &&
-           "$dism" /Apply-Image "/ImageFile:$file" "${swm[@]}" /Index:1 "/ApplyDir:$work/ours" /Quiet >/dev/null 2>&1; then
+           "$dism" /Apply-Image "/ImageFile:$file" "${swm[@]}" /Index:1 "/ApplyDir:$work/t" /Quiet >/dev/null 2>&1; then
             echo "MISMATCH $file: wimlib refuses it, dism accepted it"; ((mismatched++))
         else
             echo "refused  $file (as wimlib)"; ((refused++))
@@ -34,19 +35,22 @@ check() { # file, [split pattern]
         return
     fi
     for ((i = 1; i <= n; i++)); do
-        rm -rf "$work/theirs" "$work/ours"
-        if ! wimlib-imagex apply "$file" "$i" "$work/theirs" "${ref[@]}" >/dev/null 2>"$work/err"; then
-            if "$dism" /Apply-Image "/ImageFile:$file" "${swm[@]}" "/Index:$i" "/ApplyDir:$work/ours" /Quiet >/dev/null 2>&1; then
+        # Both tools apply to the same path: absolute link targets are fixed up to it.
+        rm -rf "$work/theirs" "$work/ours" "$work/t"
+        if ! wimlib-imagex apply "$file" "$i" "$work/t" "${ref[@]}" >/dev/null 2>"$work/err"; then
+            if "$dism" /Apply-Image "/ImageFile:$file" "${swm[@]}" "/Index:$i" "/ApplyDir:$work/t" /Quiet >/dev/null 2>&1; then
                 echo "MISMATCH $file image $i: wimlib's apply fails ($(head -c 120 "$work/err")), dism's succeeded"; ((mismatched++))
             else
                 echo "refused  $file image $i (as wimlib)"; ((refused++))
             fi
             continue
         fi
-        if ! "$dism" /Apply-Image "/ImageFile:$file" "${swm[@]}" "/Index:$i" "/ApplyDir:$work/ours" /Quiet >"$work/out" 2>&1; then
+        mv "$work/t" "$work/theirs"
+        if ! "$dism" /Apply-Image "/ImageFile:$file" "${swm[@]}" "/Index:$i" "/ApplyDir:$work/t" /Quiet >"$work/out" 2>&1; then
             echo "MISMATCH $file image $i: dism failed: $(tr '\n' ' ' <"$work/out" | head -c 300)"; ((mismatched++))
             continue
         fi
+        mv "$work/t" "$work/ours"
         if diff -r --no-dereference "$work/theirs" "$work/ours" >"$work/diff" 2>&1; then
             echo "match    $file image $i"; ((matched++))
         else

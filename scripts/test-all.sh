@@ -32,6 +32,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "tests"
 cargo test --workspace --profile ci
 
+step "corpus: every image of ../shared/corpus applied by dism and by wimlib-imagex"
+scripts/corpus-check.sh ../shared/corpus
+
 step "windows type-check"
 cargo check --workspace --target x86_64-pc-windows-gnu
 

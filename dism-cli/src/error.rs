@@ -20,8 +20,6 @@ pub mod code {
     pub const GEN_FAILURE: u32 = 31;
     /// The image file is damaged or not a WIM (WIMGAPI's ERROR_BAD_FORMAT).
     pub const BAD_FORMAT: u32 = 11;
-    /// CheckIntegrity found the file does not match its integrity table.
-    pub const INTEGRITY: u32 = 0xc1420109;
 }
 
 /// A failed DISM command: what `Error: <code>` and the message show.
