@@ -4,48 +4,18 @@
 //!
 //! Needs `wimlib-imagex` on PATH (Debian package wimtools): without it these tests fail.
 
+mod support;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use support::tmp::{xorshift_bytes, TempDir};
 
 use wimkit::format::integrity::IntegrityStatus;
 use wimkit::format::verify::scan_health;
 use wimkit::format::{
     BlobLocation, ChunkTable, Compression, Error, Magic, SplitSet, StreamKind, Wim, WimFile,
 };
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let p =
-            std::env::temp_dir().join(format!("wimkit-formats-{}-{tag}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn xorshift_bytes(n: usize, mut s: u64) -> Vec<u8> {
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 24) as u8
-        })
-        .collect()
-}
 
 fn text(n: usize, seed: usize) -> Vec<u8> {
     let words = [

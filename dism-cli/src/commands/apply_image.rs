@@ -5,9 +5,8 @@ use std::path::Path;
 
 use wim_format::apply::{apply_image, ApplyOptions};
 use wim_format::integrity::IntegrityStatus;
-use wim_format::xml::ImageInfo;
 
-use super::{select_image, Context};
+use super::{required_image, Context};
 use crate::args::{flag, value, OptionSpec, Options};
 use crate::error::{code, DismError};
 use crate::open::ImageFile;
@@ -53,24 +52,7 @@ pub fn run(ctx: &mut Context, opts: &Options) -> Result<(), DismError> {
     if opts.has("CheckIntegrity") {
         check_integrity(ctx, &file)?;
     }
-    let xml = wim.xml().map_err(|e| file.error(&e))?;
-    let infos: Vec<ImageInfo> = (1..=wim.image_count())
-        .map(|i| {
-            xml.image(i).cloned().unwrap_or(ImageInfo {
-                index: Some(i),
-                ..ImageInfo::default()
-            })
-        })
-        .collect();
-    let index = select_image(opts, &infos, &file.path)?.ok_or_else(|| {
-        DismError::new(
-            code::INVALID_PARAMETER,
-            format!(
-                "/Apply-Image needs /Index or /Name. {}",
-                crate::error::HELP_HINT
-            ),
-        )
-    })?;
+    let index = required_image(opts, &file, &wim, "Apply-Image")?;
     let options = ApplyOptions {
         unix_data: !opts.has("NoUnixData"),
         threads: ctx.threads,

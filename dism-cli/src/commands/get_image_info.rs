@@ -2,7 +2,7 @@
 
 use wim_format::xml::{ImageInfo, WindowsInfo};
 
-use super::{select_image, Context};
+use super::{image_infos, select_image, Context};
 use crate::args::{value, OptionSpec, Options};
 use crate::error::DismError;
 use crate::open::ImageFile;
@@ -38,18 +38,7 @@ pub fn run(ctx: &mut Context, opts: &Options) -> Result<(), DismError> {
     };
     let file = ImageFile::open(path, None)?;
     let wim = file.wim()?;
-    let xml = wim
-        .xml()
-        .map_err(|e| crate::open::format_error(&file.path, &e))?;
-    let count = wim.image_count();
-    let infos: Vec<ImageInfo> = (1..=count)
-        .map(|i| {
-            xml.image(i).cloned().unwrap_or(ImageInfo {
-                index: Some(i),
-                ..ImageInfo::default()
-            })
-        })
-        .collect();
+    let infos = image_infos(&file, &wim)?;
     let selected = select_image(opts, &infos, &file.path)?;
     let json = opts
         .get("Format")

@@ -1,10 +1,8 @@
 //! `/List-Image /ImageFile:<f> {/Index:<n> | /Name:<s>}`: every path of an image, one a line.
 
-use wim_format::xml::ImageInfo;
-
-use super::{select_image, Context};
+use super::{required_image, Context};
 use crate::args::{value, OptionSpec, Options};
-use crate::error::{code, DismError};
+use crate::error::DismError;
 use crate::open::ImageFile;
 
 pub const OPTIONS: &[OptionSpec] = &[value("ImageFile"), value("Index"), value("Name")];
@@ -20,24 +18,7 @@ pub const HELP: &str =
 pub fn run(ctx: &mut Context, opts: &Options) -> Result<(), DismError> {
     let file = ImageFile::open(opts.require("ImageFile")?, None)?;
     let wim = file.wim()?;
-    let xml = wim.xml().map_err(|e| file.error(&e))?;
-    let infos: Vec<ImageInfo> = (1..=wim.image_count())
-        .map(|i| {
-            xml.image(i).cloned().unwrap_or(ImageInfo {
-                index: Some(i),
-                ..ImageInfo::default()
-            })
-        })
-        .collect();
-    let index = select_image(opts, &infos, &file.path)?.ok_or_else(|| {
-        DismError::new(
-            code::INVALID_PARAMETER,
-            format!(
-                "/List-Image needs /Index or /Name. {}",
-                crate::error::HELP_HINT
-            ),
-        )
-    })?;
+    let index = required_image(opts, &file, &wim, "List-Image")?;
     let image = wim.image(index).map_err(|e| file.error(&e))?;
     for warning in &image.warnings {
         ctx.log.warn(&format!("{}: {warning}", file.path.display()));

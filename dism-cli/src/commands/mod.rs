@@ -9,6 +9,9 @@ use std::io::Write;
 use std::path::Path;
 
 use wim_format::xml::ImageInfo;
+use wim_format::Wim;
+
+use crate::open::ImageFile;
 
 use crate::args::{flag, value, OptionSpec, Options};
 use crate::error::DismError;
@@ -87,6 +90,39 @@ pub static COMMANDS: &[Command] = &[
         run: list_image::run,
     },
 ];
+
+/// Every image's XML data, in index order (an image the XML leaves out gets an
+/// entry with only its index).
+pub fn image_infos(file: &ImageFile, wim: &Wim<'_>) -> Result<Vec<ImageInfo>, DismError> {
+    let xml = wim.xml().map_err(|e| file.error(&e))?;
+    Ok((1..=wim.image_count())
+        .map(|i| {
+            xml.image(i).cloned().unwrap_or(ImageInfo {
+                index: Some(i),
+                ..ImageInfo::default()
+            })
+        })
+        .collect())
+}
+
+/// The image a command that needs one (`/Index` or `/Name`) works on.
+pub fn required_image(
+    opts: &Options,
+    file: &ImageFile,
+    wim: &Wim<'_>,
+    command: &str,
+) -> Result<u32, DismError> {
+    let infos = image_infos(file, wim)?;
+    select_image(opts, &infos, &file.path)?.ok_or_else(|| {
+        DismError::new(
+            crate::error::code::INVALID_PARAMETER,
+            format!(
+                "/{command} needs /Index or /Name. {}",
+                crate::error::HELP_HINT
+            ),
+        )
+    })
+}
 
 /// The image `/Index` or `/Name` selects (1-based), or `None` when neither is given.
 pub fn select_image(
