@@ -148,6 +148,19 @@ impl DecodeTable {
         (entry >> LEN_BITS, u32::from(entry & ((1 << LEN_BITS) - 1)))
     }
 
+    /// [`Self::lookup_top`] for a table built with `table_bits == TB`, known
+    /// at compile time so that the index needs no shift by a loaded count.
+    #[inline(always)]
+    pub fn lookup_top_const<const TB: u32>(&self, bits: u64) -> (u16, u32) {
+        debug_assert_eq!(TB, self.table_bits);
+        let index = (bits >> (64 - TB)) as usize & ((1 << PRIMARY_MAX_BITS) - 1);
+        let mut entry = self.primary[index];
+        if entry & SUBTABLE != 0 {
+            entry = self.lookup_long(entry, (bits >> (64 - self.max_len)) as u32);
+        }
+        (entry >> LEN_BITS, u32::from(entry & ((1 << LEN_BITS) - 1)))
+    }
+
     /// Decodes one symbol from `window`, the next `max_len` bits of the stream
     /// right-aligned. Returns `(symbol, codeword length)`; an undefined codeword
     /// gives `(INVALID_SYMBOL, 0)`.

@@ -34,11 +34,15 @@ pub struct LzxDecoder {
     slots: SlotTables,
 }
 
-/// Base and extra-bit count of each offset slot.
+/// For each offset slot, `(offset base) << 5 | extra-bit count`, where the
+/// offset base is the slot's smallest formatted offset minus 2 (the real
+/// offset it codes with zero extra bits). One load gives both fields.
+/// Slots 0..=2 (the recent offsets) never use their entries.
 struct SlotTables {
-    base: [u32; MAX_OFFSET_SLOTS],
-    extra: [u32; MAX_OFFSET_SLOTS],
+    packed: [u32; MAX_OFFSET_SLOTS],
 }
+
+const SLOT_EXTRA_BITS: u32 = 5;
 
 /// Where the last symbol reads of a block with a 16-bit (main, length) and a
 /// 7-bit (aligned) lookahead started. The reference decoder fills its bit
@@ -61,12 +65,11 @@ impl LzxDecoder {
         let window_order = window_order(max_chunk_size);
         let num_main_syms = NUM_CHARS + num_offset_slots(window_order) * NUM_LEN_HEADERS;
         let mut slots = SlotTables {
-            base: [0; MAX_OFFSET_SLOTS],
-            extra: [0; MAX_OFFSET_SLOTS],
+            packed: [0; MAX_OFFSET_SLOTS],
         };
         for slot in 0..MAX_OFFSET_SLOTS {
-            slots.base[slot] = slot_base(slot);
-            slots.extra[slot] = extra_bits(slot);
+            let offset_base = slot_base(slot).saturating_sub(2);
+            slots.packed[slot] = (offset_base << SLOT_EXTRA_BITS) | extra_bits(slot);
         }
         Ok(Self {
             max_chunk_size,
@@ -275,7 +278,6 @@ impl LzxDecoder {
         let [mut r0, mut r1, mut r2] = *recent;
         // Lets the compiler drop the bounds check on literal stores.
         let limit = limit.min(out.len());
-        let num_match_syms = self.num_main_syms - NUM_CHARS;
         b.refill(input);
         while pos < limit {
             // At least 16 bits are buffered here, so the lookup need not wait
@@ -284,7 +286,7 @@ impl LzxDecoder {
             if TRACK {
                 la.sym16 = b.position();
             }
-            let (mut sym, len) = self.main.lookup_top(b.buf);
+            let (mut sym, len) = self.main.lookup_top_const::<MAIN_TABLE_BITS>(b.buf);
             b.refill(input);
             b.consume(len);
             if sym < NUM_CHARS as u16 {
@@ -298,7 +300,7 @@ impl LzxDecoder {
                 if TRACK {
                     la.sym16 = b.position();
                 }
-                let (sym2, len2) = self.main.lookup_top(b.buf);
+                let (sym2, len2) = self.main.lookup_top_const::<MAIN_TABLE_BITS>(b.buf);
                 b.consume(len2);
                 if sym2 < NUM_CHARS as u16 {
                     out[pos] = sym2 as u8;
@@ -308,8 +310,10 @@ impl LzxDecoder {
                 b.refill(input);
                 sym = sym2;
             }
+            // The main table decodes only symbols below `num_main_syms`, or
+            // `INVALID_SYMBOL`, which is above every symbol count.
             let m = sym as usize - NUM_CHARS;
-            if m >= num_match_syms {
+            if m >= MAX_MAIN_SYMS - NUM_CHARS {
                 return Err(DecodeError::InvalidSymbol);
             }
             let slot = m / NUM_LEN_HEADERS;
@@ -318,7 +322,7 @@ impl LzxDecoder {
                 if TRACK {
                     la.sym16 = b.position();
                 }
-                let (lsym, llen) = self.len.lookup_top(b.buf);
+                let (lsym, llen) = self.len.lookup_top_const::<LEN_TABLE_BITS>(b.buf);
                 if lsym as usize >= NUM_LEN_SYMS {
                     return Err(DecodeError::InvalidSymbol);
                 }
@@ -342,9 +346,12 @@ impl LzxDecoder {
                     }
                 }
             } else {
-                let extra = self.slots.extra[slot];
-                let base = self.slots.base[slot];
-                let formatted = if ALIGNED && extra >= NUM_ALIGNED_BITS {
+                let packed = self.slots.packed[slot];
+                let extra = packed & ((1 << SLOT_EXTRA_BITS) - 1);
+                let base = packed >> SLOT_EXTRA_BITS;
+                // Formatted offsets 0..=2 are the recent-offset slots, so the
+                // real offset is the formatted one minus 2, folded into `base`.
+                let offset = if ALIGNED && extra >= NUM_ALIGNED_BITS {
                     // Up to 14 verbatim bits and a 7-bit aligned codeword.
                     if b.count < 21 {
                         b.refill(input);
@@ -353,7 +360,7 @@ impl LzxDecoder {
                     if TRACK {
                         la.sym7 = b.position();
                     }
-                    let (asym, alen) = self.aligned.lookup(b.peek(MAX_ALIGNED_CODEWORD_LEN));
+                    let (asym, alen) = self.aligned.lookup_top_const::<ALIGNED_TABLE_BITS>(b.buf);
                     if asym as usize >= NUM_ALIGNED_SYMS {
                         return Err(DecodeError::InvalidSymbol);
                     }
@@ -365,8 +372,6 @@ impl LzxDecoder {
                     }
                     base + b.take(extra)
                 };
-                // Formatted offsets 0..=2 are the recent-offset slots.
-                let offset = formatted - 2;
                 r2 = r1;
                 r1 = r0;
                 r0 = offset;
@@ -377,9 +382,11 @@ impl LzxDecoder {
             if offset > pos {
                 return Err(DecodeError::MatchBeforeStart);
             }
-            if match_len > block_end - pos {
+            // Outside the tracked tail, `pos + MAX_MATCH_LEN <= block_end`.
+            if TRACK && match_len > block_end - pos {
                 return Err(DecodeError::Overrun);
             }
+            debug_assert!(match_len <= block_end - pos);
             copy_match_fast(out, pos, offset, match_len);
             pos += match_len;
             b.refill(input);
@@ -394,7 +401,7 @@ impl LzxDecoder {
 ///
 /// With room after the match, whole 16- or 8-byte words are copied and may
 /// run past its end; a later write replaces those bytes. Short periodic
-/// matches go byte by byte: a library call costs more than the few bytes.
+/// matches expand their pattern to a word first.
 #[inline(always)]
 fn copy_match_fast(out: &mut [u8], pos: usize, offset: usize, len: usize) {
     if pos + len + 16 > out.len() {
@@ -426,10 +433,20 @@ fn copy_match_fast(out: &mut [u8], pos: usize, offset: usize, len: usize) {
             dst += 16;
         }
     } else {
+        // Period 2..=7: the first 8 bytes one by one, then 8-byte words from
+        // the smallest multiple of the period that is at least 8 back.
+        for k in 0..8 {
+            out[dst + k] = out[src + k];
+        }
+        let step = offset * 8usize.div_ceil(offset);
+        dst += 8;
+        src = dst - step;
         while dst < end {
-            out[dst] = out[src];
-            src += 1;
-            dst += 1;
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&out[src..src + 8]);
+            out[dst..dst + 8].copy_from_slice(&w);
+            src += 8;
+            dst += 8;
         }
     }
 }
@@ -463,7 +480,7 @@ fn read_lens(
     while i < end {
         // One refill covers a symbol, 5 run bits and a second symbol.
         bits.refill(input);
-        let (sym, len) = pre.lookup(bits.peek(MAX_PRE_CODEWORD_LEN));
+        let (sym, len) = pre.lookup_top_const::<PRE_TABLE_BITS>(bits.buf);
         if sym as usize >= NUM_PRE_SYMS {
             return Err(DecodeError::InvalidSymbol);
         }
@@ -475,7 +492,7 @@ fn read_lens(
             18 => (20 + bits.take(5) as usize, 0),
             _ => {
                 let run = 4 + bits.take(1) as usize;
-                let (sym2, len2) = pre.lookup(bits.peek(MAX_PRE_CODEWORD_LEN));
+                let (sym2, len2) = pre.lookup_top_const::<PRE_TABLE_BITS>(bits.buf);
                 if sym2 > 17 {
                     return Err(DecodeError::InvalidSymbol);
                 }
