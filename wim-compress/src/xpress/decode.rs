@@ -142,7 +142,7 @@ fn decode_symbols(
     let end = out.len();
     while out_pos < end {
         refill(input, &mut pos, &mut buf, &mut avail);
-        let (mut sym, mut len) = table.lookup_top(buf);
+        let (mut sym, mut len) = table.lookup_top_const::<TABLE_BITS>(buf);
         buf <<= len;
         avail -= len;
         if sym < 256 {
@@ -153,7 +153,7 @@ fn decode_symbols(
             if out_pos == end {
                 break;
             }
-            (sym, len) = table.lookup_top(buf);
+            (sym, len) = table.lookup_top_const::<TABLE_BITS>(buf);
             buf <<= len;
             avail -= len;
             if sym < 256 {
