@@ -234,7 +234,7 @@ fn refill_slow(input: &[u8], mut buf: u64, mut avail: u32, mut next: usize) -> (
 
 /// A Huffman code rebuilt from running symbol counts every `rebuild_freq`
 /// symbols.
-struct AdaptiveCode {
+struct AdaptiveCode<const TB: u32> {
     table: DecodeTable,
     /// Running counts; only the first `num_syms` are meaningful. Sized to a
     /// power of two so a masked symbol index needs no bounds check.
@@ -244,10 +244,10 @@ struct AdaptiveCode {
     until_rebuild: u32,
 }
 
-impl AdaptiveCode {
-    fn new(table_bits: u32, rebuild_freq: u32) -> Self {
+impl<const TB: u32> AdaptiveCode<TB> {
+    fn new(rebuild_freq: u32) -> Self {
         Self {
-            table: DecodeTable::new(table_bits, MAX_CODEWORD_LEN),
+            table: DecodeTable::new(TB, MAX_CODEWORD_LEN),
             freqs: Box::new([0; FREQ_SLOTS]),
             num_syms: 0,
             rebuild_freq,
@@ -289,7 +289,7 @@ impl AdaptiveCode {
         scratch: &mut Scratch,
     ) -> Result<usize, DecodeError> {
         bits.ensure(MAX_CODEWORD_LEN);
-        let (sym, len) = self.table.lookup_top(bits.buf);
+        let (sym, len) = self.table.lookup_top_const::<TB>(bits.buf);
         if len == 0 {
             return Err(DecodeError::InvalidSymbol);
         }
@@ -316,11 +316,11 @@ struct Scratch {
 pub struct LzmsDecoder {
     max_chunk_size: usize,
     probs: Box<Probs>,
-    literal: AdaptiveCode,
-    lz_offset: AdaptiveCode,
-    length: AdaptiveCode,
-    delta_offset: AdaptiveCode,
-    delta_power: AdaptiveCode,
+    literal: AdaptiveCode<LITERAL_TABLE_BITS>,
+    lz_offset: AdaptiveCode<LZ_OFFSET_TABLE_BITS>,
+    length: AdaptiveCode<LENGTH_TABLE_BITS>,
+    delta_offset: AdaptiveCode<DELTA_OFFSET_TABLE_BITS>,
+    delta_power: AdaptiveCode<DELTA_POWER_TABLE_BITS>,
     scratch: Scratch,
     x86: X86Filter,
 }
@@ -334,11 +334,11 @@ impl LzmsDecoder {
         Ok(Self {
             max_chunk_size,
             probs: Box::new(Probs::INITIAL),
-            literal: AdaptiveCode::new(LITERAL_TABLE_BITS, LITERAL_REBUILD_FREQ),
-            lz_offset: AdaptiveCode::new(LZ_OFFSET_TABLE_BITS, LZ_OFFSET_REBUILD_FREQ),
-            length: AdaptiveCode::new(LENGTH_TABLE_BITS, LENGTH_REBUILD_FREQ),
-            delta_offset: AdaptiveCode::new(DELTA_OFFSET_TABLE_BITS, DELTA_OFFSET_REBUILD_FREQ),
-            delta_power: AdaptiveCode::new(DELTA_POWER_TABLE_BITS, DELTA_POWER_REBUILD_FREQ),
+            literal: AdaptiveCode::new(LITERAL_REBUILD_FREQ),
+            lz_offset: AdaptiveCode::new(LZ_OFFSET_REBUILD_FREQ),
+            length: AdaptiveCode::new(LENGTH_REBUILD_FREQ),
+            delta_offset: AdaptiveCode::new(DELTA_OFFSET_REBUILD_FREQ),
+            delta_power: AdaptiveCode::new(DELTA_POWER_REBUILD_FREQ),
             scratch: Scratch {
                 builder: LengthBuilder::new(),
                 lens: vec![0; MAX_NUM_OFFSET_SYMS],
@@ -507,7 +507,7 @@ impl LzmsDecoder {
 
 #[inline(always)]
 fn decode_length(
-    code: &mut AdaptiveCode,
+    code: &mut AdaptiveCode<LENGTH_TABLE_BITS>,
     bits: &mut BitReader<'_>,
     scratch: &mut Scratch,
 ) -> Result<usize, DecodeError> {
@@ -526,7 +526,11 @@ fn decode_length(
 #[inline(always)]
 fn lz_copy(out: &mut [u8], pos: usize, offset: usize, length: usize) {
     let src = pos - offset;
-    if offset >= 8 && length <= 32 && out.len() - pos >= 32 {
+    if offset >= 32 && length <= 32 && out.len() - pos >= 32 {
+        // Source and destination windows of 32 bytes do not overlap: one
+        // fixed-size copy, possibly writing past the match as below.
+        out.copy_within(src..src + 32, pos);
+    } else if offset >= 8 && length <= 32 && out.len() - pos >= 32 {
         // Short match with room to spare: copy whole 8-byte words, possibly
         // writing a few bytes past the match that later items overwrite. With
         // offset >= 8 every word's source is already final.
