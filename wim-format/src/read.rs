@@ -471,7 +471,8 @@ impl<'w, 'a> BlobReader<'w, 'a> {
     }
 }
 
-fn check_hash(blob: &Blob, actual: Sha1Hash) -> Result<()> {
+/// `Ok` when `actual` is the blob's SHA-1, else [`Error::HashMismatch`].
+pub(crate) fn check_hash(blob: &Blob, actual: Sha1Hash) -> Result<()> {
     if actual == blob.hash {
         Ok(())
     } else {

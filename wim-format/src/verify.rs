@@ -21,6 +21,7 @@ use sha1::{Digest, Sha1};
 use crate::blob_table::{Blob, BlobLocation, Sha1Hash};
 use crate::chunks::{ChunkDecoder, ChunkTable};
 use crate::error::{Error, Result};
+use crate::read::check_hash;
 use crate::read::{ResourceData, Wim};
 
 thread_local! {
@@ -175,17 +176,6 @@ fn plan(wim: &Wim<'_>) -> Vec<(u64, Task)> {
     tasks
 }
 
-fn check(blob: &Blob, actual: Sha1Hash) -> Result<()> {
-    if actual == blob.hash {
-        Ok(())
-    } else {
-        Err(Error::HashMismatch {
-            expected: blob.hash,
-            actual,
-        })
-    }
-}
-
 impl Scan<'_, '_> {
     fn blob(&self, i: usize) -> &Blob {
         &self.wim.blob_table.blobs[i]
@@ -237,7 +227,7 @@ impl Scan<'_, '_> {
             });
         }
         let table = match data {
-            ResourceData::Stored(s) => return check(blob, crate::digest::sha1(s)),
+            ResourceData::Stored(s) => return check_hash(blob, crate::digest::sha1(s)),
             ResourceData::Chunked(t) => t,
         };
         let mut h = Sha1::new();
@@ -272,7 +262,7 @@ impl Scan<'_, '_> {
                 return Err(e);
             }
         }
-        check(blob, h.finalize().into())
+        check_hash(blob, h.finalize().into())
     }
 
     /// Checks the blobs (sorted by offset) of solid resource `resource`.
@@ -332,7 +322,7 @@ impl Scan<'_, '_> {
                 v.iter()
                     .map(|&(i, s, e)| {
                         let bytes = &data[(s - base) as usize..(e - base) as usize];
-                        (i, check(self.blob(i), crate::digest::sha1(bytes)))
+                        (i, check_hash(self.blob(i), crate::digest::sha1(bytes)))
                     })
                     .collect()
             })
@@ -369,7 +359,7 @@ impl Scan<'_, '_> {
                     let (i, _, _, h, err) = open.swap_remove(k);
                     let r = match err {
                         Some(e) => Err(e),
-                        None => check(self.blob(i), h.finalize().into()),
+                        None => check_hash(self.blob(i), h.finalize().into()),
                     };
                     out.push((i, r));
                 } else {

@@ -22,6 +22,7 @@ use super::{ApplyOptions, ApplyReport};
 use crate::blob_table::{Blob, BlobLocation, Sha1Hash};
 use crate::error::{Error, Result};
 use crate::metadata::{Image, LinkReparse, Node};
+use crate::read::check_hash;
 use crate::read::{BlobReader, Wim};
 
 /// Blobs at most this large are read whole, then written to each file that has them;
@@ -412,17 +413,6 @@ impl Shared<'_, '_, '_, '_> {
             }
         }
         Ok(())
-    }
-}
-
-fn check_hash(blob: &Blob, actual: Sha1Hash) -> Result<()> {
-    if actual == blob.hash {
-        Ok(())
-    } else {
-        Err(Error::HashMismatch {
-            expected: blob.hash,
-            actual,
-        })
     }
 }
 
