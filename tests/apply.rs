@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::tmp::{run, TempDir};
+use support::tmp::{capture, run, TempDir};
 
 use wimkit::format::apply::{apply_image, check_name, check_relative_path, ApplyOptions};
 use wimkit::format::{Error, Wim};
@@ -246,19 +246,6 @@ fn compare(a: &Path, b: &Path, checks: Checks, what: &str) {
     if checks.unix {
         assert_eq!(xattrs(a), xattrs(b), "xattrs ({what})");
     }
-}
-
-fn capture(src: &Path, out: &Path, compress: &str, unix_data: bool) {
-    let mut c = Command::new("wimlib-imagex");
-    c.arg("capture").arg(src).arg(out).arg("test image");
-    match compress {
-        "solid" => c.arg("--solid"),
-        other => c.arg(format!("--compress={other}")),
-    };
-    if unix_data {
-        c.arg("--unix-data");
-    }
-    run(&mut c);
 }
 
 fn wimlib_apply(wim: &Path, out: &Path, unix_data: bool) {

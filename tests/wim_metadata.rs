@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
-use support::tmp::{run, TempDir};
+use support::tmp::{capture, run, TempDir};
 
 use wimkit::format::digest::sha1;
 use wimkit::format::{Error, Image, Unsupported, Wim, WimXml};
@@ -171,19 +171,6 @@ fn compare_with_wimlib(path: &Path, wim: &Wim<'_>, xml: &WimXml, images: &[Image
             i + 1
         );
     }
-}
-
-fn capture(src: &Path, out: &Path, compress: &str, unix_data: bool) {
-    let mut c = Command::new("wimlib-imagex");
-    c.arg("capture").arg(src).arg(out).arg("test image");
-    match compress {
-        "solid" => c.arg("--solid"),
-        other => c.arg(format!("--compress={other}")),
-    };
-    if unix_data {
-        c.arg("--unix-data");
-    }
-    run(&mut c);
 }
 
 fn check_capture(compress: &str, unix_data: bool) {

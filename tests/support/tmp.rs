@@ -1,7 +1,7 @@
 //! Temporary directories and external commands for the integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -50,4 +50,19 @@ pub fn xorshift_bytes(n: usize, mut s: u64) -> Vec<u8> {
             (s >> 24) as u8
         })
         .collect()
+}
+
+/// `wimlib-imagex capture` of `src` into `out` as image "test image": `compress` is a
+/// wimlib compression name or `solid`; `unix_data` adds `--unix-data`.
+pub fn capture(src: &Path, out: &Path, compress: &str, unix_data: bool) {
+    let mut c = Command::new("wimlib-imagex");
+    c.arg("capture").arg(src).arg(out).arg("test image");
+    match compress {
+        "solid" => c.arg("--solid"),
+        other => c.arg(format!("--compress={other}")),
+    };
+    if unix_data {
+        c.arg("--unix-data");
+    }
+    run(&mut c);
 }

@@ -34,14 +34,7 @@ const MAX_REPARSE_DATA: u64 = 1 << 16;
 const STREAM_FANOUT: usize = 32;
 
 fn io_err(op: &'static str, rel: &str, e: Errno) -> Error {
-    let e = std::io::Error::from(e);
-    Error::Io {
-        op,
-        path: format!("/{rel}"),
-        kind: e.kind(),
-        os_error: e.raw_os_error(),
-        message: e.to_string(),
-    }
+    std_io_err(op, rel, std::io::Error::from(e))
 }
 
 fn std_io_err(op: &'static str, rel: &str, e: std::io::Error) -> Error {
