@@ -47,3 +47,37 @@ impl fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+/// Why a compressor could not be created. Compressing itself cannot fail: a
+/// chunk that does not shrink is reported as `None` and stored raw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The chunk size is zero or larger than the codec allows.
+    UnsupportedChunkSize(usize),
+    /// The level is outside 1..=100 (0 selects the default, 50).
+    InvalidLevel(u32),
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnsupportedChunkSize(n) => write!(f, "unsupported chunk size {n}"),
+            Self::InvalidLevel(l) => write!(f, "compression level {l} is not in 1..=100"),
+        }
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+/// The level wimlib and we use when none is given.
+pub const DEFAULT_LEVEL: u32 = 50;
+
+/// Maps 0 to the default level and rejects levels above 100.
+pub(crate) fn check_level(level: u32) -> Result<u32, EncodeError> {
+    match level {
+        0 => Ok(DEFAULT_LEVEL),
+        1..=100 => Ok(level),
+        _ => Err(EncodeError::InvalidLevel(level)),
+    }
+}

@@ -18,15 +18,18 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod huffman;
+mod huffman_build;
 mod lz;
 pub mod lzms;
 pub mod lzx;
+#[doc(hidden)]
+pub mod matchfinder;
 pub mod xpress;
 
-pub use error::DecodeError;
-pub use lzms::LzmsDecoder;
-pub use lzx::LzxDecoder;
-pub use xpress::XpressDecoder;
+pub use error::{DecodeError, EncodeError, DEFAULT_LEVEL};
+pub use lzms::{LzmsDecoder, LzmsEncoder};
+pub use lzx::{LzxDecoder, LzxEncoder};
+pub use xpress::{XpressDecoder, XpressEncoder};
 
 /// The compression formats a WIM resource can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,6 +77,48 @@ impl Decompressor {
             Self::Xpress(d) => d.decompress(input, output),
             Self::Lzx(d) => d.decompress(input, output),
             Self::Lzms(d) => d.decompress(input, output),
+        }
+    }
+}
+
+/// A compressor for any of the three codecs, created for a maximum chunk size
+/// and a level (1..=100 on wimlib's scale, 0 = default 50).
+///
+/// Each compressor is single-threaded and allocates nothing per chunk; a
+/// writer keeps one per thread.
+pub enum Compressor {
+    Xpress(Box<XpressEncoder>),
+    Lzx(Box<LzxEncoder>),
+    Lzms(Box<LzmsEncoder>),
+}
+
+impl Compressor {
+    /// A compressor for chunks of at most `max_chunk_size` bytes.
+    pub fn new(codec: Codec, max_chunk_size: usize, level: u32) -> Result<Self, EncodeError> {
+        Ok(match codec {
+            Codec::Xpress => Self::Xpress(Box::new(XpressEncoder::new(max_chunk_size, level)?)),
+            Codec::Lzx => Self::Lzx(Box::new(LzxEncoder::new(max_chunk_size, level)?)),
+            Codec::Lzms => Self::Lzms(Box::new(LzmsEncoder::new(max_chunk_size, level)?)),
+        })
+    }
+
+    /// Upper bound of the memory a compressor for these settings holds.
+    pub fn memory_usage(codec: Codec, max_chunk_size: usize, level: u32) -> usize {
+        match codec {
+            Codec::Xpress => XpressEncoder::memory_usage(max_chunk_size, level),
+            Codec::Lzx => LzxEncoder::memory_usage(max_chunk_size, level),
+            Codec::Lzms => LzmsEncoder::memory_usage(max_chunk_size, level),
+        }
+    }
+
+    /// Compresses one chunk into `output`, returning the compressed length, or
+    /// `None` when it would not fit (pass `input.len() - 1` bytes of output and
+    /// store the chunk raw on `None`).
+    pub fn compress(&mut self, input: &[u8], output: &mut [u8]) -> Option<usize> {
+        match self {
+            Self::Xpress(c) => c.compress(input, output),
+            Self::Lzx(c) => c.compress(input, output),
+            Self::Lzms(c) => c.compress(input, output),
         }
     }
 }

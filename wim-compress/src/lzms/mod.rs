@@ -14,13 +14,15 @@
 //! match bounds check, but never reads outside the input.
 
 mod constants;
-mod huffman_build;
+mod encode;
 mod x86;
 
+pub use encode::LzmsEncoder;
+
 use crate::huffman::DecodeTable;
+use crate::huffman_build::LengthBuilder;
 use crate::DecodeError;
 use constants::*;
-use huffman_build::LengthBuilder;
 use x86::X86Filter;
 
 /// Largest chunk Lzms allows in a WIM.

@@ -12,8 +12,10 @@ mod bits;
 mod constants;
 mod decode;
 mod e8;
+mod encode;
 
 pub use decode::LzxDecoder;
+pub use encode::LzxEncoder;
 
 /// Largest chunk LZX allows in a WIM.
 pub const MAX_CHUNK_SIZE: usize = 2 * 1024 * 1024;

@@ -5,8 +5,10 @@
 //! the bytes that extend long match lengths interleaved in the same byte stream.
 
 mod decode;
+mod encode;
 
 pub use decode::XpressDecoder;
+pub use encode::XpressEncoder;
 
 /// Largest chunk XPRESS allows in a WIM.
 pub const MAX_CHUNK_SIZE: usize = 64 * 1024;

@@ -1,6 +1,7 @@
 //! Codeword lengths from symbol frequencies, reproducing bit for bit the code
-//! the LZMS compressor derives, since both sides rebuild the adaptive codes
-//! independently and must agree.
+//! the reference LZMS compressor derives, since both sides of an LZMS stream
+//! rebuild the adaptive codes independently and must agree. The XPRESS and
+//! LZX encoders use the same builder for their static codes.
 //!
 //! The construction is the classic two-queue Huffman method over symbols
 //! sorted by (frequency, symbol), preferring the leaf queue on frequency ties.
@@ -9,11 +10,10 @@
 //! does). Lengths are then dealt out longest first to the least frequent
 //! symbols.
 
-use super::constants::MAX_NUM_OFFSET_SYMS;
-
 const SYM_BITS: u32 = 10;
 const SYM_MASK: u32 = (1 << SYM_BITS) - 1;
-const _: () = assert!(MAX_NUM_OFFSET_SYMS <= 1 << SYM_BITS);
+/// Largest alphabet the builder takes (LZMS offsets: 799, LZX main: 656).
+pub(crate) const MAX_SYMBOLS: usize = 1 << SYM_BITS;
 const NODES: usize = 1 << SYM_BITS;
 
 /// Scratch space for rebuilding codes, allocated once per decoder.
@@ -33,11 +33,11 @@ pub(crate) struct LengthBuilder {
 impl LengthBuilder {
     pub(crate) fn new() -> Self {
         Self {
-            sorted: Vec::with_capacity(MAX_NUM_OFFSET_SYMS),
+            sorted: Vec::with_capacity(MAX_SYMBOLS),
             node_freq: Box::new([0; NODES]),
             node_up: Box::new([0; NODES]),
             internal: 0,
-            counters: Vec::with_capacity(MAX_NUM_OFFSET_SYMS / 4 + 4),
+            counters: Vec::with_capacity(MAX_SYMBOLS / 4 + 4),
         }
     }
 
@@ -217,6 +217,33 @@ impl LengthBuilder {
     }
 }
 
+/// Canonical codewords for `lens` (0 = unused), as every WIM codec assigns
+/// them: shorter codes first, and within one length in symbol order. The
+/// codeword is returned most-significant bit first in the low `len` bits.
+#[allow(dead_code)] // used by the XPRESS and LZX encoders
+pub(crate) fn canonical_codewords(lens: &[u8], codes: &mut [u32]) {
+    let mut len_counts = [0u32; 17];
+    for &l in lens {
+        len_counts[usize::from(l.min(16))] += 1;
+    }
+    len_counts[0] = 0;
+    let mut next = [0u32; 17];
+    let mut code = 0u32;
+    for len in 1..17 {
+        code = (code + len_counts[len - 1]) << 1;
+        next[len] = code;
+    }
+    for (c, &l) in codes.iter_mut().zip(lens) {
+        let l = usize::from(l.min(16));
+        if l == 0 {
+            *c = 0;
+        } else {
+            *c = next[l];
+            next[l] += 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +289,14 @@ mod tests {
         b.build(&freqs, &mut lens, 15);
         assert!(lens.iter().all(|&l| (1..=15).contains(&l)));
         assert!(kraft_complete(&lens));
+    }
+
+    #[test]
+    fn canonical_codewords_are_prefix_free_and_ordered() {
+        let lens = [3u8, 0, 2, 3, 2, 2];
+        let mut codes = [0u32; 6];
+        canonical_codewords(&lens, &mut codes);
+        assert_eq!(codes, [0b110, 0, 0b00, 0b111, 0b01, 0b10]);
     }
 
     #[test]
