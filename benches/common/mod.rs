@@ -5,6 +5,8 @@
 #[path = "../../tests/support/libwim.rs"]
 pub mod libwim;
 
+pub mod encode;
+
 use std::path::Path;
 
 use libwim::{CType, Libwim};

@@ -77,6 +77,25 @@ pub struct Compressor<'a> {
 }
 
 impl Compressor<'_> {
+    /// Compresses one block into `out`, returning the compressed length (0 when
+    /// it does not fit), without allocating.
+    pub fn compress_into(&mut self, data: &[u8], out: &mut [u8]) -> usize {
+        let f: Symbol<Compress> = self.lib.sym(b"wimlib_compress\0");
+        if out.is_empty() {
+            return 0;
+        }
+        // SAFETY: both buffers are valid for the lengths passed.
+        unsafe {
+            f(
+                data.as_ptr().cast(),
+                data.len(),
+                out.as_mut_ptr().cast(),
+                out.len(),
+                self.ptr,
+            )
+        }
+    }
+
     /// Compresses one block; `None` when wimlib finds it does not shrink.
     pub fn compress(&mut self, data: &[u8]) -> Option<Vec<u8>> {
         let f: Symbol<Compress> = self.lib.sym(b"wimlib_compress\0");
