@@ -1,4 +1,4 @@
-//! Writes seed inputs for the decoder fuzz targets: real chunks that wimlib
+//! Writes seed inputs for the fuzz targets (decoders, compression, containers): real chunks that wimlib
 //! (libwim.so.15) compresses from files on this machine and from generated data.
 //!
 //! `cargo run --example fuzz_seeds -- fuzz/corpus`
@@ -74,7 +74,27 @@ fn main() {
         }
         println!("{target}: {written} seeds in {}", dir.display());
     }
+    compress_seeds(&root, &inputs);
     container_seeds(&root);
+}
+
+/// Pieces of the same inputs for the compression round-trip target, each codec
+/// at a few levels (see `fuzzing::split_compress_input` for the layout).
+fn compress_seeds(root: &std::path::Path, inputs: &[Vec<u8>]) {
+    let dir = root.join("compress_roundtrip");
+    std::fs::create_dir_all(&dir).expect("create corpus directory");
+    let mut written = 0;
+    for (n, input) in inputs.iter().enumerate() {
+        for codec in 0..3u8 {
+            for level in [19u8, 49, 99] {
+                let mut seed = vec![codec, level, 0];
+                seed.extend_from_slice(&input[..input.len().min(32 * 1024)]);
+                std::fs::write(dir.join(format!("{codec}-{level}-{n}")), seed).expect("write seed");
+                written += 1;
+            }
+        }
+    }
+    println!("compress_roundtrip: {written} seeds in {}", dir.display());
 }
 
 /// Small WIMs that wimlib-imagex captures in every compression, for the whole-file

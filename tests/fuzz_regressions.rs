@@ -66,3 +66,8 @@ fn parse_metadata_regressions() {
         }) > 0
     );
 }
+
+#[test]
+fn compress_roundtrip_regressions() {
+    assert!(replay_files("compress_roundtrip", fuzzing::compress_round_trip) > 0);
+}

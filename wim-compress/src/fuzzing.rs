@@ -44,3 +44,67 @@ pub fn join_input(
     out.extend_from_slice(chunk);
     Some(out)
 }
+
+/// One compression case decoded from fuzz input: the codec, chunk size and
+/// level from the first two bytes, the output room from the third, then the
+/// data (cut to the chunk size).
+#[derive(Debug)]
+pub struct CompressCase<'a> {
+    pub codec: Codec,
+    pub chunk_size: usize,
+    pub level: u32,
+    pub room: usize,
+    pub data: &'a [u8],
+}
+
+/// Largest chunk the compression target uses, so that each run stays fast.
+const COMPRESS_FUZZ_MAX_CHUNK: usize = 1 << 18;
+
+/// Splits a compression fuzz input (see [`CompressCase`]).
+pub fn split_compress_input(input: &[u8]) -> Option<CompressCase<'_>> {
+    let (&[select, level, room], data) = input.split_first_chunk::<3>()?;
+    let codec = [Codec::Xpress, Codec::Lzx, Codec::Lzms][usize::from(select % 3)];
+    let chunk_size = chunk_size(codec, select / 3).min(COMPRESS_FUZZ_MAX_CHUNK);
+    let data = &data[..data.len().min(chunk_size)];
+    // Mostly the writer's room (one byte less than the input), sometimes less,
+    // so that running out of output is exercised at every position.
+    let full = data.len().saturating_sub(1);
+    let room = if room < 128 {
+        full
+    } else {
+        full * usize::from(room - 128) / 128
+    };
+    Some(CompressCase {
+        codec,
+        chunk_size,
+        level: 1 + u32::from(level) % 100,
+        room,
+        data,
+    })
+}
+
+/// Compresses the case and, when it fits, checks that our decoder gives the
+/// data back. A test oracle for the fuzz target and its regression replay:
+/// it panics on any disagreement, which is what the fuzzer looks for.
+pub fn compress_round_trip(input: &[u8]) {
+    let Some(case) = split_compress_input(input) else {
+        return;
+    };
+    let mut encoder = crate::Compressor::new(case.codec, case.chunk_size, case.level)
+        .expect("fuzz settings are valid");
+    let mut out = vec![0u8; case.room];
+    let Some(n) = encoder.compress(case.data, &mut out) else {
+        return;
+    };
+    assert!(
+        n <= case.room,
+        "{case:?}: compressed length {n} exceeds the room"
+    );
+    let mut back = vec![0u8; case.data.len()];
+    let mut decoder =
+        crate::Decompressor::new(case.codec, case.chunk_size).expect("fuzz settings are valid");
+    if let Err(e) = decoder.decompress(&out[..n], &mut back) {
+        panic!("{case:?}: our decoder rejects our output: {e}");
+    }
+    assert!(back == case.data, "{case:?}: round trip gives other bytes");
+}
