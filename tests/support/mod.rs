@@ -1,3 +1,4 @@
 pub mod data;
 pub mod libwim;
 pub mod tmp;
+pub mod tree;
