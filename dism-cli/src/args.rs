@@ -120,6 +120,23 @@ impl Options {
             .ok_or_else(|| DismError::missing_argument(name))
     }
 
+    /// The same options with some renamed (`/SourceIndex` read as `/Index`, ...),
+    /// for helpers written for the plain names.
+    pub fn renamed(&self, pairs: &[(&'static str, &'static str)]) -> Options {
+        let given = self
+            .given
+            .iter()
+            .map(|(n, v)| {
+                let name = pairs
+                    .iter()
+                    .find(|(from, _)| from.eq_ignore_ascii_case(n))
+                    .map_or(*n, |(_, to)| *to);
+                (name, v.clone())
+            })
+            .collect();
+        Options { given }
+    }
+
     /// A number, or error 87 naming the option.
     pub fn number<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, DismError> {
         self.get(name)

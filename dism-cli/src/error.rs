@@ -6,6 +6,8 @@ use std::fmt;
 pub mod code {
     /// ERROR_FILE_NOT_FOUND.
     pub const FILE_NOT_FOUND: u32 = 2;
+    /// ERROR_PATH_NOT_FOUND.
+    pub const PATH_NOT_FOUND: u32 = 3;
     /// ERROR_ACCESS_DENIED.
     pub const ACCESS_DENIED: u32 = 5;
     /// ERROR_INVALID_DATA: the file is damaged.
@@ -16,6 +18,10 @@ pub mod code {
     pub const NOT_SUPPORTED: u32 = 50;
     /// ERROR_DISK_FULL.
     pub const DISK_FULL: u32 = 112;
+    /// ERROR_DIRECTORY: the name is not a directory.
+    pub const DIRECTORY_INVALID: u32 = 267;
+    /// ERROR_FILE_EXISTS.
+    pub const FILE_EXISTS: u32 = 80;
     /// An operation failed for a reason with no closer Win32 code.
     pub const GEN_FAILURE: u32 = 31;
     /// The image file is damaged or not a WIM (WIMGAPI's ERROR_BAD_FORMAT).

@@ -51,6 +51,10 @@ pub fn format_error(path: &Path, e: &FormatError) -> DismError {
             kind: ErrorKind::PermissionDenied,
             ..
         } => (code::ACCESS_DENIED, "Access is denied."),
+        FormatError::Access {
+            kind: ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge,
+            ..
+        } => (code::DISK_FULL, "There is not enough space on the disk."),
         FormatError::Access { .. } => (code::GEN_FAILURE, "The file could not be read."),
         FormatError::BadMagic(_)
         | FormatError::BadHeaderSize(_)

@@ -1,9 +1,15 @@
 //! The servicing commands: each declares its options, its help and what it runs.
 
 pub mod apply_image;
+pub mod capture_image;
 pub mod cleanup_image;
+pub mod delete_image;
+pub mod export_image;
 pub mod get_image_info;
 pub mod list_image;
+pub mod optimize_image;
+pub mod split_image;
+pub mod writing;
 
 use std::io::Write;
 use std::path::Path;
@@ -80,6 +86,54 @@ pub static COMMANDS: &[Command] = &[
         help: cleanup_image::HELP,
         options: cleanup_image::OPTIONS,
         run: cleanup_image::run,
+    },
+    Command {
+        name: "Capture-Image",
+        aliases: &[],
+        summary: "Captures a directory into a new image file.",
+        help: capture_image::CAPTURE_HELP,
+        options: capture_image::CAPTURE_OPTIONS,
+        run: capture_image::capture,
+    },
+    Command {
+        name: "Append-Image",
+        aliases: &[],
+        summary: "Adds a directory as a new image to an existing image file.",
+        help: capture_image::APPEND_HELP,
+        options: capture_image::APPEND_OPTIONS,
+        run: capture_image::append,
+    },
+    Command {
+        name: "Export-Image",
+        aliases: &[],
+        summary: "Exports a copy of an image to another image file.",
+        help: export_image::HELP,
+        options: export_image::OPTIONS,
+        run: export_image::run,
+    },
+    Command {
+        name: "Delete-Image",
+        aliases: &[],
+        summary: "Deletes an image from an image file that has several.",
+        help: delete_image::HELP,
+        options: delete_image::OPTIONS,
+        run: delete_image::run,
+    },
+    Command {
+        name: "Optimize-Image",
+        aliases: &[],
+        summary: "Rebuilds an image file without unused data, optionally recompressed.",
+        help: optimize_image::HELP,
+        options: optimize_image::OPTIONS,
+        run: optimize_image::run,
+    },
+    Command {
+        name: "Split-Image",
+        aliases: &[],
+        summary: "Splits an image file into parts (.swm) of a given size.",
+        help: split_image::HELP,
+        options: split_image::OPTIONS,
+        run: split_image::run,
     },
     Command {
         name: "List-Image",

@@ -1,0 +1,544 @@
+//! Writing resources: stored as is, chunked and compressed (chunks compressed in
+//! parallel, one [`Compressor`] per worker, a bounded window of chunks in flight), or
+//! solid (several blobs in one chunked stream with its own header).
+
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+use sha1::{Digest, Sha1};
+use wim_compress::{Codec, Compressor};
+
+use crate::blob_table::Sha1Hash;
+use crate::chunks::{chunk_count, chunk_entry_size};
+use crate::error::{Error, Result};
+use crate::header::Compression;
+use crate::resource::{ResourceFlags, ResourceHeader};
+use crate::solid::{SolidHeader, SOLID_HEADER_SIZE, SOLID_RESOURCE_MAGIC};
+
+/// Bytes of uncompressed chunks kept in flight at least (more with many threads or big
+/// chunks: at least two chunks per thread).
+const WINDOW_BYTES: usize = 16 << 20;
+
+/// Bytes buffered before a write to the file.
+const OUT_BUFFER: usize = 1 << 20;
+
+/// The output file, written sequentially with occasional seeks back (to fill in a
+/// chunk table, or to drop a resource whose blob turned out to be a duplicate).
+///
+/// Buffered by hand rather than with `BufWriter`: nothing is ever written
+/// implicitly on drop, so an abandoned in-place write can be cut off cleanly.
+pub struct Out {
+    file: File,
+    buf: Vec<u8>,
+    pos: u64,
+    path: PathBuf,
+}
+
+impl Out {
+    /// Writes to `file` from `pos` on.
+    pub fn new(mut file: File, pos: u64, path: &Path) -> Result<Self> {
+        file.seek(SeekFrom::Start(pos))
+            .map_err(|e| Error::access("seek", &e).with_path(path))?;
+        Ok(Self {
+            file,
+            buf: Vec::with_capacity(OUT_BUFFER),
+            pos,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn pos(&self) -> u64 {
+        self.pos
+    }
+
+    pub(crate) fn err(&self, op: &'static str, e: &std::io::Error) -> Error {
+        Error::access(op, e).with_path(&self.path)
+    }
+
+    pub fn write(&mut self, b: &[u8]) -> Result<()> {
+        if self.buf.len() + b.len() > OUT_BUFFER {
+            self.flush()?;
+        }
+        if b.len() >= OUT_BUFFER {
+            if let Err(e) = self.file.write_all(b) {
+                return Err(self.err("write", &e));
+            }
+        } else {
+            self.buf.extend_from_slice(b);
+        }
+        self.pos += b.len() as u64;
+        Ok(())
+    }
+
+    pub fn seek(&mut self, pos: u64) -> Result<()> {
+        self.flush()?;
+        if let Err(e) = self.file.seek(SeekFrom::Start(pos)) {
+            return Err(self.err("seek", &e));
+        }
+        self.pos = pos;
+        Ok(())
+    }
+
+    /// Writes `b` at `at` and comes back to the current position.
+    pub fn write_at(&mut self, at: u64, b: &[u8]) -> Result<()> {
+        let here = self.pos;
+        self.seek(at)?;
+        self.write(b)?;
+        self.seek(here)
+    }
+
+    /// Flushes, cuts the file at the current position, and syncs it to disk.
+    pub fn finish(&mut self) -> Result<()> {
+        self.flush()?;
+        if let Err(e) = self.file.set_len(self.pos) {
+            return Err(self.err("truncate", &e));
+        }
+        if let Err(e) = self.file.sync_all() {
+            return Err(self.err("sync", &e));
+        }
+        Ok(())
+    }
+
+    /// Writes out the buffer (without syncing).
+    pub fn flush(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let r = self.file.write_all(&self.buf);
+        self.buf.clear();
+        if let Err(e) = r {
+            return Err(self.err("write", &e));
+        }
+        Ok(())
+    }
+
+    /// Drops what is buffered and cuts the file back to `len` bytes: the end of
+    /// an in-place write that failed part-way.
+    pub fn abandon(&mut self, len: u64) {
+        self.buf.clear();
+        let _ = self.file.set_len(len);
+    }
+
+    /// The underlying file (flush first).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+/// Compressors for one codec and chunk size, shared by the workers (each takes one,
+/// uses it for a chunk and puts it back: no more exist than run at once).
+pub struct CompressorPool {
+    codec: Codec,
+    chunk_size: usize,
+    level: u32,
+    free: Mutex<Vec<Compressor>>,
+}
+
+impl CompressorPool {
+    pub fn new(codec: Codec, chunk_size: u32, level: u32) -> Result<Self> {
+        // Check the settings once, so that later failures cannot happen.
+        let c = Compressor::new(codec, chunk_size as usize, level).map_err(|_| {
+            Error::ImplausibleSize {
+                what: "chunk size for the compressor",
+                size: u64::from(chunk_size),
+            }
+        })?;
+        Ok(Self {
+            codec,
+            chunk_size: chunk_size as usize,
+            level,
+            free: Mutex::new(vec![c]),
+        })
+    }
+
+    /// The compressed chunk, or `None` when it does not shrink (store it raw).
+    pub fn compress(&self, input: &[u8]) -> Option<Vec<u8>> {
+        if input.len() < 2 {
+            return None;
+        }
+        let taken = self.free.lock().map(|mut f| f.pop()).unwrap_or(None);
+        let mut c = match taken {
+            Some(c) => c,
+            None => Compressor::new(self.codec, self.chunk_size, self.level).ok()?,
+        };
+        let mut out = vec![0u8; input.len() - 1];
+        let r = c.compress(input, &mut out);
+        if let Ok(mut f) = self.free.lock() {
+            f.push(c);
+        }
+        let n = r?;
+        if n == 0 || n >= input.len() {
+            return None;
+        }
+        out.truncate(n);
+        Some(out)
+    }
+}
+
+/// How chunks are compressed: the format, chunk size, compressors and thread pool.
+pub struct ChunkCodec {
+    pub compression: Compression,
+    pub chunk_size: u32,
+    pool: Option<CompressorPool>,
+    threads: rayon::ThreadPool,
+    nthreads: usize,
+}
+
+impl ChunkCodec {
+    pub fn new(
+        compression: Compression,
+        chunk_size: u32,
+        level: u32,
+        threads: usize,
+    ) -> Result<Self> {
+        let pool = match compression.codec() {
+            Some(codec) => {
+                compression.check_chunk_size(u64::from(chunk_size))?;
+                Some(CompressorPool::new(codec, chunk_size, level)?)
+            }
+            None => None,
+        };
+        let nthreads = threads.max(1);
+        let threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(nthreads)
+            .build()
+            .map_err(|e| Error::Access {
+                op: "start worker threads",
+                kind: std::io::ErrorKind::Other,
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            compression,
+            chunk_size,
+            pool,
+            threads,
+            nthreads,
+        })
+    }
+
+    pub fn is_compressed(&self) -> bool {
+        self.pool.is_some()
+    }
+
+    /// Chunks compressed together at most.
+    pub fn window_chunks(&self) -> usize {
+        let by_bytes = WINDOW_BYTES / self.chunk_size.max(1) as usize;
+        by_bytes.max(2 * self.nthreads).max(1)
+    }
+
+    /// Compresses every chunk, in parallel.
+    pub fn compress_all(&self, chunks: &[&[u8]]) -> Vec<Option<Vec<u8>>> {
+        let Some(pool) = &self.pool else {
+            return vec![None; chunks.len()];
+        };
+        if chunks.len() == 1 || self.nthreads == 1 {
+            return chunks.iter().map(|c| pool.compress(c)).collect();
+        }
+        self.threads
+            .install(|| chunks.par_iter().map(|c| pool.compress(c)).collect())
+    }
+
+    pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.threads.install(f)
+    }
+}
+
+/// Writes `data` as one resource: stored when `raw` or the codec is none or
+/// compression does not make it smaller, else chunked.
+pub fn write_buffer(
+    out: &mut Out,
+    codec: &ChunkCodec,
+    data: &[u8],
+    raw: bool,
+) -> Result<ResourceHeader> {
+    Ok(write_buffers(out, codec, &[data], raw)?.remove(0))
+}
+
+/// [`write_buffer`] for several buffers, their chunks compressed together.
+pub fn write_buffers(
+    out: &mut Out,
+    codec: &ChunkCodec,
+    datas: &[&[u8]],
+    raw: bool,
+) -> Result<Vec<ResourceHeader>> {
+    if raw || !codec.is_compressed() {
+        let mut v = Vec::with_capacity(datas.len());
+        for d in datas {
+            v.push(write_stored(out, d)?);
+        }
+        return Ok(v);
+    }
+    let cs = codec.chunk_size as usize;
+    let chunks: Vec<&[u8]> = datas.iter().flat_map(|d| d.chunks(cs)).collect();
+    let compressed = codec.compress_all(&chunks);
+    let mut at = 0;
+    let mut v = Vec::with_capacity(datas.len());
+    for d in datas {
+        let n = d.len().div_ceil(cs);
+        let parts: Vec<&[u8]> = (0..n)
+            .map(|i| compressed[at + i].as_deref().unwrap_or(chunks[at + i]))
+            .collect();
+        at += n;
+        let entry = chunk_entry_size(d.len() as u64) as usize;
+        let stored: usize =
+            parts.iter().map(|p| p.len()).sum::<usize>() + n.saturating_sub(1) * entry;
+        if stored >= d.len() {
+            v.push(write_stored(out, d)?);
+            continue;
+        }
+        let offset = out.pos();
+        let mut table = Vec::with_capacity(n.saturating_sub(1) * entry);
+        let mut rel = 0u64;
+        for p in &parts[..n.saturating_sub(1)] {
+            rel += p.len() as u64;
+            push_entry(&mut table, rel, entry);
+        }
+        out.write(&table)?;
+        for p in &parts {
+            out.write(p)?;
+        }
+        v.push(ResourceHeader {
+            stored_size: stored as u64,
+            flags: ResourceFlags::COMPRESSED,
+            offset,
+            uncompressed_size: d.len() as u64,
+        });
+    }
+    Ok(v)
+}
+
+fn push_entry(table: &mut Vec<u8>, v: u64, entry: usize) {
+    if entry == 4 {
+        table.extend_from_slice(&(v as u32).to_le_bytes());
+    } else {
+        table.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// Writes `data` stored as is.
+pub fn write_stored(out: &mut Out, data: &[u8]) -> Result<ResourceHeader> {
+    let offset = out.pos();
+    out.write(data)?;
+    Ok(ResourceHeader {
+        stored_size: data.len() as u64,
+        flags: ResourceFlags::empty(),
+        offset,
+        uncompressed_size: data.len() as u64,
+    })
+}
+
+/// A resource written as its bytes arrive: the SHA-1 is computed on the way, chunks are
+/// compressed a window at a time. The total size must be known at the start.
+pub struct StreamWriter<'c> {
+    codec: &'c ChunkCodec,
+    solid: bool,
+    raw: bool,
+    size: u64,
+    received: u64,
+    start: u64,
+    data_start: u64,
+    hasher: Sha1,
+    cur: Vec<u8>,
+    pending: Vec<Vec<u8>>,
+    /// Stored size of each chunk written.
+    sizes: Vec<u64>,
+}
+
+impl<'c> StreamWriter<'c> {
+    /// Starts a resource of `size` bytes at the current position of `out` (a solid one
+    /// if `solid`; stored as is if `raw` or the codec is none).
+    pub fn begin(
+        out: &mut Out,
+        codec: &'c ChunkCodec,
+        size: u64,
+        solid: bool,
+        raw: bool,
+    ) -> Result<Self> {
+        let raw = (raw || !codec.is_compressed()) && !solid;
+        let start = out.pos();
+        let n = chunk_count(size, codec.chunk_size);
+        let reserved = if raw {
+            0
+        } else if solid {
+            SOLID_HEADER_SIZE as u64 + 4 * n
+        } else {
+            n.saturating_sub(1) * chunk_entry_size(size)
+        };
+        // Reserve the header and table, filled in by `finish`.
+        let zeros = vec![0u8; 1 << 16];
+        let mut left = reserved;
+        while left > 0 {
+            let k = left.min(zeros.len() as u64) as usize;
+            out.write(&zeros[..k])?;
+            left -= k as u64;
+        }
+        Ok(Self {
+            codec,
+            solid,
+            raw,
+            size,
+            received: 0,
+            start,
+            data_start: start + reserved,
+            hasher: Sha1::new(),
+            cur: Vec::new(),
+            pending: Vec::new(),
+            sizes: Vec::new(),
+        })
+    }
+
+    /// Bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Hashes the bytes of the blob being added (solid streams: every blob is hashed by
+    /// its own [`Sha1`] outside; this hashes the whole stream).
+    pub fn push(&mut self, out: &mut Out, mut data: &[u8]) -> Result<()> {
+        if self.received + data.len() as u64 > self.size {
+            return Err(Error::ImplausibleSize {
+                what: "data beyond the size announced for a resource",
+                size: self.received + data.len() as u64,
+            });
+        }
+        self.received += data.len() as u64;
+        self.hasher.update(data);
+        if self.raw {
+            return out.write(data);
+        }
+        let cs = self.codec.chunk_size as usize;
+        while !data.is_empty() {
+            if self.cur.capacity() == 0 {
+                self.cur.reserve_exact(cs.min(self.size as usize));
+            }
+            let k = (cs - self.cur.len()).min(data.len());
+            self.cur.extend_from_slice(&data[..k]);
+            data = &data[k..];
+            if self.cur.len() == cs {
+                self.pending.push(std::mem::take(&mut self.cur));
+                if self.pending.len() >= self.codec.window_chunks() {
+                    self.flush(out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, out: &mut Out) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<&[u8]> = self.pending.iter().map(Vec::as_slice).collect();
+        let compressed = self.codec.compress_all(&refs);
+        for (c, raw) in compressed.iter().zip(&refs) {
+            let bytes = c.as_deref().unwrap_or(raw);
+            out.write(bytes)?;
+            self.sizes.push(bytes.len() as u64);
+        }
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Completes the resource: fills in its table (and solid header). Returns where it
+    /// is and the SHA-1 of its data. Fails if fewer bytes came than announced.
+    pub fn finish(mut self, out: &mut Out) -> Result<(ResourceHeader, Sha1Hash)> {
+        if self.received != self.size {
+            return Err(Error::ImplausibleSize {
+                what: "data shorter than the size announced for a resource",
+                size: self.received,
+            });
+        }
+        let hash: Sha1Hash = self.hasher.clone().finalize().into();
+        if self.raw {
+            return Ok((
+                ResourceHeader {
+                    stored_size: self.size,
+                    flags: ResourceFlags::empty(),
+                    offset: self.start,
+                    uncompressed_size: self.size,
+                },
+                hash,
+            ));
+        }
+        if !self.cur.is_empty() {
+            self.pending.push(std::mem::take(&mut self.cur));
+        }
+        self.flush(out)?;
+        let end = out.pos();
+        let mut table = Vec::new();
+        if self.solid {
+            let h = SolidHeader {
+                uncompressed_size: self.size,
+                chunk_size: self.codec.chunk_size,
+                compression: self.codec.compression,
+            };
+            table.extend_from_slice(&h.to_bytes());
+            for s in &self.sizes {
+                table.extend_from_slice(&(*s as u32).to_le_bytes());
+            }
+        } else {
+            let entry = chunk_entry_size(self.size) as usize;
+            let mut rel = 0;
+            for s in &self.sizes[..self.sizes.len().saturating_sub(1)] {
+                rel += s;
+                push_entry(&mut table, rel, entry);
+            }
+        }
+        debug_assert_eq!(self.start + table.len() as u64, self.data_start);
+        out.write_at(self.start, &table)?;
+        let flags = if self.solid {
+            ResourceFlags::SOLID
+        } else {
+            ResourceFlags::COMPRESSED
+        };
+        Ok((
+            ResourceHeader {
+                stored_size: end - self.start,
+                flags,
+                offset: self.start,
+                uncompressed_size: if self.solid {
+                    SOLID_RESOURCE_MAGIC
+                } else {
+                    self.size
+                },
+            },
+            hash,
+        ))
+    }
+}
+
+/// Reads `size` bytes from `r` into `w` a piece at a time.
+pub fn pump(
+    r: &mut dyn std::io::Read,
+    size: u64,
+    mut f: impl FnMut(&[u8]) -> Result<()>,
+    on_err: impl Fn(&std::io::Error) -> Error,
+) -> Result<()> {
+    let mut buf = vec![0u8; (1 << 20).min(size.max(1) as usize)];
+    let mut left = size;
+    while left > 0 {
+        let k = left.min(buf.len() as u64) as usize;
+        match r.read(&mut buf[..k]) {
+            Ok(0) => {
+                return Err(on_err(&std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the file became shorter while it was read",
+                )))
+            }
+            Ok(n) => {
+                f(&buf[..n])?;
+                left -= n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(on_err(&e)),
+        }
+    }
+    Ok(())
+}
