@@ -383,7 +383,8 @@ pub fn split(
                                     stored_size: b.size,
                                     flags: ResourceFlags::SOLID,
                                     offset: solid_base + offset,
-                                    uncompressed_size: b.size,
+                                    // Zero, as peers write it (see the writer).
+                                    uncompressed_size: 0,
                                 },
                                 part_number: p,
                                 ref_count: b.ref_count,

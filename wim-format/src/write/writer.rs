@@ -897,7 +897,9 @@ impl WimWriter {
                             stored_size: size,
                             flags: ResourceFlags::SOLID,
                             offset: base[res] + offset,
-                            uncompressed_size: size,
+                            // Zero, as DISM and wimlib write it: 7-Zip reads a
+                            // nonzero value here as a resource of its own.
+                            uncompressed_size: 0,
                         },
                         part_number: part,
                         ref_count: e.refs.max(1),
