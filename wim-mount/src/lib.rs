@@ -1,6 +1,42 @@
 //! Mounting WIM images: a platform-neutral projection with FUSE and ProjFS backends.
 //!
-//! Not implemented yet (issue 6); the crate exists so the workspace has its final shape.
-#![forbid(unsafe_code)]
+//! - [`source`]: [`WimSource`], an opened WIM that owns its bytes and reads any byte
+//!   range of a blob through the shared [`ChunkCache`] ([`cache`]).
+//! - [`projection`]: [`Projection`], one image as a read-only tree of inodes.
+//! - [`overlay`]: [`Overlay`], a copy-on-write layer over a projection, its data in a
+//!   scratch directory, and [`Overlay::changes`], the final tree ([`ImageEdit`]).
+//! - [`vfs`]: the [`Vfs`] trait both implement, which the backends serve.
+//! - `fuse` (Linux): [`mount`] and [`serve`] with `fuser` (no libfuse).
+//! - `projfs` (Windows): a ProjFS provider skeleton (`projfs::start`).
+//!
+//! `examples/wimmount.rs` mounts an image from the command line (read-write with a
+//! scratch directory).
+#![deny(unsafe_code)]
 
 pub use wim_format as format;
+
+pub mod cache;
+pub mod error;
+pub mod overlay;
+pub mod projection;
+pub mod source;
+pub mod types;
+pub mod vfs;
+
+#[cfg(target_os = "linux")]
+pub mod fuse;
+
+#[cfg(windows)]
+#[allow(unsafe_code)]
+pub mod projfs;
+
+pub use cache::{CacheStats, ChunkCache, DEFAULT_CACHE_BYTES};
+pub use error::{FsError, FsResult};
+pub use overlay::{Content, EditEntry, ImageEdit, Overlay};
+pub use projection::{Projection, ProjectionOptions};
+pub use source::WimSource;
+pub use types::{Attr, DirEntry, FileTimes, Ino, Kind, SetAttr, ROOT_INO};
+pub use vfs::Vfs;
+
+#[cfg(target_os = "linux")]
+pub use fuse::{mount, serve, MountHandle, MountOptions};

@@ -1,0 +1,462 @@
+//! Match finders over one whole chunk.
+//!
+//! LZ matches: a binary tree of suffixes per 4-byte hash bucket (each new
+//! position becomes the root of its bucket's tree, re-splitting the old tree
+//! into the suffixes that sort below and above it), plus single-entry tables
+//! for the nearest 2- and 3-byte matches. The tree is indexed by position, so
+//! it costs 8 bytes per byte of the largest chunk.
+//!
+//! Delta matches: one hash table shared by spans 1, 2, 4, .., 32, keyed by the
+//! span, the position's phase within the span and the next three byte
+//! differences at that span; it remembers the latest position per key.
+
+/// "No position".
+const NIL: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Default)]
+pub(super) struct Match {
+    pub(super) len: u32,
+    pub(super) offset: u32,
+}
+
+#[inline(always)]
+fn hash(x: u32, bits: u32) -> usize {
+    (x.wrapping_mul(0x1E35_A7BD) >> (32 - bits)) as usize
+}
+
+#[inline(always)]
+fn load_u32(data: &[u8], i: usize) -> u32 {
+    match data.get(i..i + 4) {
+        Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        None => 0,
+    }
+}
+
+/// Length of the common prefix of `data[a..]` and `data[b..]`, known to be
+/// at least `len`, up to `max` (with `a + max <= data.len()` and `b < a`).
+#[inline(always)]
+pub(super) fn extend(data: &[u8], a: usize, b: usize, mut len: usize, max: usize) -> usize {
+    while len + 8 <= max {
+        let (Some(x), Some(y)) = (
+            data.get(a + len..a + len + 8),
+            data.get(b + len..b + len + 8),
+        ) else {
+            return len;
+        };
+        let x = u64::from_le_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
+        let y = u64::from_le_bytes([y[0], y[1], y[2], y[3], y[4], y[5], y[6], y[7]]);
+        let d = x ^ y;
+        if d != 0 {
+            return len + (d.trailing_zeros() / 8) as usize;
+        }
+        len += 8;
+    }
+    while len < max {
+        match (data.get(a + len), data.get(b + len)) {
+            (Some(x), Some(y)) if x == y => len += 1,
+            _ => break,
+        }
+    }
+    len
+}
+
+pub(super) struct BtFinder {
+    /// Two children (smaller, larger suffix) per position.
+    children: Vec<u32>,
+    head4: Vec<u32>,
+    head3: Vec<u32>,
+    head2: Vec<u32>,
+    bits4: u32,
+    max_bits4: u32,
+    bits3: u32,
+    pub(super) depth: u32,
+    pub(super) nice: usize,
+    /// Heads read early for position `ahead_pos`.
+    ahead: [u32; 3],
+    ahead_pos: usize,
+}
+
+pub(super) const HEAD2_LEN: usize = 1 << 16;
+const MAX_BITS3: u32 = 15;
+
+/// log2 of the 4-byte hash table size for chunks of `size` bytes.
+pub(super) fn bits4_for(size: usize) -> u32 {
+    // About one bucket per four positions: small tables stay in cache.
+    let log = usize::BITS - size.max(1).leading_zeros();
+    log.saturating_sub(2).clamp(12, 22)
+}
+
+impl BtFinder {
+    pub(super) fn new(max_size: usize, depth: u32, nice: usize) -> Self {
+        let max_bits4 = bits4_for(max_size);
+        BtFinder {
+            children: vec![0; 2 * max_size],
+            head4: vec![NIL; 1 << max_bits4],
+            head3: vec![NIL; 1 << MAX_BITS3],
+            head2: vec![NIL; HEAD2_LEN],
+            bits4: max_bits4,
+            max_bits4,
+            bits3: MAX_BITS3,
+            depth,
+            nice,
+            ahead: [NIL; 3],
+            ahead_pos: usize::MAX,
+        }
+    }
+
+    pub(super) fn memory_usage(max_size: usize) -> usize {
+        4 * (2 * max_size + (1 << bits4_for(max_size)) + (1 << MAX_BITS3) + HEAD2_LEN)
+    }
+
+    /// Prepares for a chunk of `size` bytes.
+    pub(super) fn reset(&mut self, size: usize) {
+        self.bits4 = bits4_for(size).min(self.max_bits4);
+        self.bits3 = self.bits4.min(MAX_BITS3);
+        self.head4[..1 << self.bits4].fill(NIL);
+        self.head3[..1 << self.bits3].fill(NIL);
+        self.head2.fill(NIL);
+        self.ahead_pos = usize::MAX;
+    }
+
+    /// Finds matches at `pos` and inserts it. Matches go to `out` by
+    /// increasing length (each longer than the previous); returns how many.
+    /// Lengths stop at `min(nice, bytes left)`.
+    #[inline]
+    pub(super) fn get_matches(&mut self, data: &[u8], pos: usize, out: &mut [Match]) -> usize {
+        self.advance::<true>(data, pos, out)
+    }
+
+    /// Inserts `count` positions from `pos` without reporting matches.
+    pub(super) fn skip(&mut self, data: &[u8], pos: usize, count: usize) {
+        for p in pos..pos + count {
+            self.advance::<false>(data, p, &mut []);
+        }
+    }
+
+    /// Loads the table heads for position `next`, to be used when the
+    /// finder gets there; nothing else writes them before then.
+    #[inline(always)]
+    fn read_ahead(&mut self, data: &[u8], next: usize) {
+        if next + 4 > data.len() {
+            self.ahead_pos = usize::MAX;
+            return;
+        }
+        let word = load_u32(data, next);
+        let h3 = hash(word & 0x00FF_FFFF, self.bits3) & ((1 << MAX_BITS3) - 1);
+        let h4 = hash(word, self.bits4) & (self.head4.len() - 1);
+        self.ahead = [
+            self.head2[(word & 0xFFFF) as usize],
+            self.head3[h3],
+            self.head4[h4],
+        ];
+        self.ahead_pos = next;
+    }
+
+    #[inline(always)]
+    fn advance<const REPORT: bool>(&mut self, data: &[u8], pos: usize, out: &mut [Match]) -> usize {
+        let n = data.len();
+        if pos + 4 > n {
+            return 0;
+        }
+        let rem = n - pos;
+        let max_len = rem.min(self.nice);
+        let word = load_u32(data, pos);
+        let mut count = 0usize;
+        let mut best = 1usize;
+
+        let h2 = (word & 0xFFFF) as usize;
+        let h3 = hash(word & 0x00FF_FFFF, self.bits3) & ((1 << MAX_BITS3) - 1);
+        let h4 = hash(word, self.bits4) & (self.head4.len() - 1);
+        // The heads for this position were usually read one step early (see
+        // `read_ahead`), which hides most of their cache misses.
+        let [c2, c3, mut cur] = if self.ahead_pos == pos {
+            self.ahead
+        } else {
+            [self.head2[h2], self.head3[h3], self.head4[h4]]
+        };
+        self.head2[h2] = pos as u32;
+        self.head3[h3] = pos as u32;
+        self.head4[h4] = pos as u32;
+        self.read_ahead(data, pos + 1);
+        if REPORT {
+            if c2 != NIL {
+                // Direct-indexed, so two bytes match.
+                best = 2;
+                if let Some(m) = out.get_mut(0) {
+                    *m = Match {
+                        len: 2,
+                        offset: pos as u32 - c2,
+                    };
+                    count = 1;
+                }
+            }
+            if c3 != NIL && load_u32(data, c3 as usize) & 0x00FF_FFFF == word & 0x00FF_FFFF {
+                best = 3;
+                let m = Match {
+                    len: 3,
+                    offset: pos as u32 - c3,
+                };
+                if count == 1 && out[0].offset == m.offset {
+                    out[0] = m;
+                } else if let Some(slot) = out.get_mut(count) {
+                    *slot = m;
+                    count += 1;
+                }
+            }
+        }
+
+        let children = &mut self.children[..];
+        let mut lt_slot = 2 * pos;
+        let mut gt_slot = 2 * pos + 1;
+        let mut lt_len = 0usize;
+        let mut gt_len = 0usize;
+        let mut depth = self.depth;
+        loop {
+            if cur == NIL || depth == 0 {
+                children[lt_slot] = NIL;
+                children[gt_slot] = NIL;
+                return count;
+            }
+            depth -= 1;
+            let c = cur as usize;
+            let mut len = lt_len.min(gt_len);
+            if data[c + len] == data[pos + len] {
+                len = extend(data, pos, c, len + 1, max_len);
+                if REPORT && len > best {
+                    best = len;
+                    let m = Match {
+                        len: len as u32,
+                        offset: (pos - c) as u32,
+                    };
+                    if count > 0 && out[count - 1].offset == m.offset {
+                        out[count - 1] = m;
+                    } else if let Some(slot) = out.get_mut(count) {
+                        *slot = m;
+                        count += 1;
+                    }
+                }
+                if len >= max_len {
+                    // Equal up to the limit: take over this node's subtrees.
+                    children[lt_slot] = children[2 * c];
+                    children[gt_slot] = children[2 * c + 1];
+                    return count;
+                }
+            }
+            if data[c + len] < data[pos + len] {
+                children[lt_slot] = cur;
+                lt_slot = 2 * c + 1;
+                cur = children[lt_slot];
+                lt_len = len;
+            } else {
+                children[gt_slot] = cur;
+                gt_slot = 2 * c;
+                cur = children[gt_slot];
+                gt_len = len;
+            }
+        }
+    }
+}
+
+/// A delta match candidate.
+#[derive(Clone, Copy, Default)]
+pub(super) struct DeltaMatch {
+    pub(super) power: u32,
+    pub(super) raw: u32,
+    pub(super) len: u32,
+}
+
+/// Spans 1 << 0 ..= 1 << (POWERS - 1) are searched.
+pub(super) const POWERS: u32 = 6;
+/// Positions are stored with the power in the top bits.
+pub(super) const DELTA_POS_BITS: u32 = 28;
+const DELTA_POS_MASK: u32 = (1 << DELTA_POS_BITS) - 1;
+const DELTA_BITS: u32 = 16;
+
+pub(super) struct DeltaFinder {
+    table: Vec<u32>,
+    bits: u32,
+    powers: u32,
+    /// Entries read early for position `ahead_pos`, per power.
+    ahead: [u32; POWERS as usize],
+    ahead_pos: usize,
+}
+
+const HIGH32: u32 = 0x8080_8080;
+const HIGH64: u64 = 0x8080_8080_8080_8080;
+
+/// Byte-wise wrapping differences `a - b` of four packed bytes.
+#[inline(always)]
+fn sub_bytes32(a: u32, b: u32) -> u32 {
+    ((a | HIGH32).wrapping_sub(b & !HIGH32)) ^ ((a ^ !b) & HIGH32)
+}
+
+#[inline(always)]
+fn sub_bytes64(a: u64, b: u64) -> u64 {
+    ((a | HIGH64).wrapping_sub(b & !HIGH64)) ^ ((a ^ !b) & HIGH64)
+}
+
+#[inline(always)]
+fn load_u64(data: &[u8], i: usize) -> Option<u64> {
+    let b = data.get(i..i + 8)?;
+    Some(u64::from_le_bytes([
+        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+    ]))
+}
+
+/// Length of the delta match of `pos` against `m` (< `pos`) at `span`,
+/// known to be at least `len`; `m >= span`.
+#[inline]
+pub(super) fn extend_delta(
+    data: &[u8],
+    pos: usize,
+    m: usize,
+    span: usize,
+    mut len: usize,
+) -> usize {
+    let n = data.len();
+    while pos + len + 8 <= n {
+        let (Some(a), Some(b), Some(c), Some(d)) = (
+            load_u64(data, pos + len),
+            load_u64(data, pos + len - span),
+            load_u64(data, m + len),
+            load_u64(data, m + len - span),
+        ) else {
+            return len;
+        };
+        let diff = sub_bytes64(a, b) ^ sub_bytes64(c, d);
+        if diff != 0 {
+            return len + (diff.trailing_zeros() / 8) as usize;
+        }
+        len += 8;
+    }
+    while pos + len < n {
+        let x = data[pos + len].wrapping_sub(data[pos + len - span]);
+        let y = data[m + len].wrapping_sub(data[m + len - span]);
+        if x != y {
+            break;
+        }
+        len += 1;
+    }
+    len
+}
+
+impl DeltaFinder {
+    pub(super) fn new() -> Self {
+        let bits = DELTA_BITS;
+        let powers = POWERS;
+        DeltaFinder {
+            table: vec![NIL; 1 << bits],
+            bits,
+            powers,
+            ahead: [NIL; POWERS as usize],
+            ahead_pos: usize::MAX,
+        }
+    }
+
+    pub(super) fn memory_usage() -> usize {
+        4 << DELTA_BITS
+    }
+
+    pub(super) fn reset(&mut self) {
+        self.table.fill(NIL);
+        self.ahead_pos = usize::MAX;
+    }
+
+    /// Loads the entries position `next` will look at (see `BtFinder`).
+    #[inline(always)]
+    fn read_ahead(&mut self, data: &[u8], next: usize) {
+        if next + 4 > data.len() || next > DELTA_POS_MASK as usize {
+            self.ahead_pos = usize::MAX;
+            return;
+        }
+        let cur = load_u32(data, next);
+        for power in 0..self.powers.min(POWERS) {
+            if next >= 1 << power {
+                let (h, _) = Self::key(data, next, cur, power, self.bits);
+                self.ahead[power as usize] = self.table[h & (self.table.len() - 1)];
+            }
+        }
+        self.ahead_pos = next;
+    }
+
+    /// Hash of the three byte differences at `pos` for span `1 << power`
+    /// (`cur` holds the four bytes at `pos`), and the differences themselves.
+    #[inline(always)]
+    fn key(data: &[u8], pos: usize, cur: u32, power: u32, bits: u32) -> (usize, u32) {
+        let span = 1usize << power;
+        let d = sub_bytes32(cur, load_u32(data, pos - span)) & 0x00FF_FFFF;
+        let v = (((span + (pos & (span - 1))) as u32) << 24) | d;
+        (hash(v, bits), d)
+    }
+
+    /// Finds delta matches at `pos` (one per power at most) and inserts `pos`.
+    pub(super) fn find(&mut self, data: &[u8], pos: usize, out: &mut [DeltaMatch]) -> usize {
+        let n = data.len();
+        if pos + 4 > n || pos > DELTA_POS_MASK as usize {
+            return 0;
+        }
+        let cur = load_u32(data, pos);
+        let ahead = self.ahead_pos == pos;
+        let mut count = 0;
+        for power in 0..self.powers.min(POWERS) {
+            let span = 1usize << power;
+            if pos < span {
+                continue;
+            }
+            let (h, d) = Self::key(data, pos, cur, power, self.bits);
+            let h = h & (self.table.len() - 1);
+            let e = if ahead {
+                self.ahead[power as usize]
+            } else {
+                self.table[h]
+            };
+            self.table[h] = (power << DELTA_POS_BITS) | pos as u32;
+            if e >> DELTA_POS_BITS != power {
+                continue;
+            }
+            let prev = (e & DELTA_POS_MASK) as usize;
+            let offset = pos - prev;
+            if offset == 0 || offset & (span - 1) != 0 {
+                continue;
+            }
+            // prev >= span, so every byte read below is inside the chunk.
+            if sub_bytes32(load_u32(data, prev), load_u32(data, prev - span)) & 0x00FF_FFFF != d {
+                continue;
+            }
+            let len = extend_delta(data, pos, prev, span, 3);
+            if let Some(slot) = out.get_mut(count) {
+                *slot = DeltaMatch {
+                    power,
+                    raw: (offset >> power) as u32,
+                    len: len as u32,
+                };
+                count += 1;
+            }
+        }
+        self.read_ahead(data, pos + 1);
+        count
+    }
+
+    /// Inserts `count` positions from `pos`.
+    pub(super) fn skip(&mut self, data: &[u8], pos: usize, count: usize) {
+        let n = data.len();
+        for p in pos..pos + count {
+            if p + 4 > n || p > DELTA_POS_MASK as usize {
+                return;
+            }
+            let cur = load_u32(data, p);
+            for power in 0..self.powers {
+                if p < (1usize << power) {
+                    continue;
+                }
+                let (h, _) = Self::key(data, p, cur, power, self.bits);
+                if let Some(slot) = self.table.get_mut(h) {
+                    *slot = (power << DELTA_POS_BITS) | p as u32;
+                }
+            }
+            if p + 1 == pos + count {
+                self.read_ahead(data, p + 1);
+            }
+        }
+    }
+}
