@@ -20,6 +20,8 @@ pub enum Unsupported {
     BlobInOtherPart { part_number: u16 },
     /// Applying (extracting) an image on this platform.
     ApplyOnThisPlatform,
+    /// Capturing a directory tree on this platform.
+    CaptureOnThisPlatform,
 }
 
 impl fmt::Display for Unsupported {
@@ -43,6 +45,7 @@ impl fmt::Display for Unsupported {
                 )
             }
             Self::ApplyOnThisPlatform => f.write_str("applying images on this platform"),
+            Self::CaptureOnThisPlatform => f.write_str("capturing directories on this platform"),
         }
     }
 }

@@ -59,6 +59,5 @@ pub use solid::{SolidHeader, SolidResource};
 pub use split::SplitSet;
 pub use verify::{for_each_blob_parallel, scan_health, DamagedBlob, ScanProgress, ScanReport};
 pub use xml::{ImageInfo, WimXml};
-#[cfg(unix)]
 pub mod capture;
 pub mod write;

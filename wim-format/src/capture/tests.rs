@@ -5,6 +5,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::unix::read_xattrs;
 use super::*;
 use crate::header::Compression;
 use crate::write::writer::WriteOptions;
