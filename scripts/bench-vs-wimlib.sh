@@ -17,19 +17,7 @@ trap 'rm -rf "$work"' EXIT
 
 # A mixed tree of about $mb MB.
 src=$work/tree
-mkdir -p "$src"
-# A quarter each from libraries, executables, shared data and headers.
-for dir in /usr/lib/x86_64-linux-gnu /usr/bin /usr/share /usr/include; do
-    [[ -d $dir ]] || continue
-    budget=$((mb * 1024 * 1024 / 4))
-    while IFS= read -r -d '' f; do
-        ((budget > 0)) || break
-        rel=${f#/}
-        mkdir -p "$src/$(dirname "$rel")"
-        cp -P "$f" "$src/$rel" 2>/dev/null || continue
-        budget=$((budget - $(stat -c %s "$f")))
-    done < <(find "$dir" -type f -size -8M -print0 2>/dev/null)
-done
+scripts/make-bench-tree.sh "$src" "$mb"
 echo "tree: $(du -sm "$src" | cut -f1) MB, $(find "$src" -type f | wc -l) files; best of $rounds alternating rounds; $(nproc) cores"
 
 seconds() { # command... -> wall seconds of one run
