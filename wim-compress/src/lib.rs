@@ -12,7 +12,8 @@
 //! let mut d = Decompressor::new(Codec::Xpress, 32 * 1024).unwrap();
 //! # let _ = &mut d;
 //! ```
-#![forbid(unsafe_code)]
+// One audited exception: the prefetch hint in `prefetch` (see its SAFETY note).
+#![deny(unsafe_code)]
 
 mod error;
 #[doc(hidden)]
@@ -24,6 +25,7 @@ pub mod lzms;
 pub mod lzx;
 #[doc(hidden)]
 pub mod matchfinder;
+mod prefetch;
 pub mod xpress;
 
 pub use error::{DecodeError, EncodeError, DEFAULT_LEVEL};
