@@ -9,7 +9,7 @@
 //! `cargo run --release --example encode_compare -- --help` runs single plans.
 mod common;
 
-use common::encode::{codec_name, compare, corpus, EncodePlan};
+use common::encode::{codec_name, compare_all, corpus};
 use common::libwim::Libwim;
 use wimkit::compress::Codec;
 
@@ -39,21 +39,9 @@ fn main() {
         (Codec::Lzms, 128 << 10),
         (Codec::Lzms, 64 << 20),
     ];
-    for (codec, chunk_size) in plans {
-        if !codec_name(codec).contains(only.as_str()) {
-            continue;
-        }
-        for &level in &levels {
-            compare(
-                &lib,
-                &data,
-                EncodePlan {
-                    codec,
-                    chunk_size,
-                    level,
-                },
-                rounds,
-            );
-        }
-    }
+    let plans: Vec<(Codec, usize)> = plans
+        .into_iter()
+        .filter(|(codec, _)| codec_name(*codec).contains(only.as_str()))
+        .collect();
+    compare_all(&lib, &data, &plans, &levels, rounds);
 }

@@ -6,7 +6,7 @@
 #[path = "../benches/common/mod.rs"]
 mod common;
 
-use common::encode::{compare, corpus, parse_codec, EncodePlan};
+use common::encode::{compare_all, corpus, parse_codec};
 use common::libwim::Libwim;
 use wimkit::compress::Codec;
 
@@ -37,22 +37,16 @@ fn main() {
     }
     let lib = Libwim::load();
     let data = corpus(mb);
-    for codec in codecs {
-        let chunk_size = chunk.unwrap_or(match codec {
-            Codec::Lzms => 128 << 10,
-            _ => 32 << 10,
-        });
-        for &level in &levels {
-            compare(
-                &lib,
-                &data,
-                EncodePlan {
-                    codec,
-                    chunk_size,
-                    level,
-                },
-                rounds,
-            );
-        }
-    }
+    let plans: Vec<(Codec, usize)> = codecs
+        .into_iter()
+        .map(|codec| {
+            let default = if codec == Codec::Lzms {
+                128 << 10
+            } else {
+                32 << 10
+            };
+            (codec, chunk.unwrap_or(default))
+        })
+        .collect();
+    compare_all(&lib, &data, &plans, &levels, rounds);
 }

@@ -154,3 +154,23 @@ pub fn compare(lib: &Libwim, data: &[u8], plan: EncodePlan, rounds: usize) -> En
         theirs_time,
     }
 }
+
+/// Runs `compare` for every level of every (codec, chunk size) plan.
+pub fn compare_all(
+    lib: &Libwim,
+    data: &[u8],
+    plans: &[(Codec, usize)],
+    levels: &[u32],
+    rounds: usize,
+) {
+    for &(codec, chunk_size) in plans {
+        for &level in levels {
+            let plan = EncodePlan {
+                codec,
+                chunk_size,
+                level,
+            };
+            compare(lib, data, plan, rounds);
+        }
+    }
+}

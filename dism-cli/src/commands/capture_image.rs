@@ -81,42 +81,30 @@ pub const APPEND_HELP: &str =
       Dism /Append-Image /ImageFile:data.wim /CaptureDir:/srv/data /Name:\"Data 2\"";
 
 pub fn capture(ctx: &mut Context, opts: &Options) -> Result<(), DismError> {
-    let image_file = Path::new(opts.require("ImageFile")?);
-    let dir = capture_dir(opts)?;
-    let copts = capture_options(opts)?;
-    let wopts = write_options(ctx, opts, Compression::Xpress)?;
-    ctx.log.info(&format!(
-        "Capturing {} into {} ({:?}{})",
-        dir.display(),
-        image_file.display(),
-        wopts.compression,
-        if wopts.solid { ", solid" } else { "" }
-    ));
-    let mut bar = Progress::start("Saving image", ctx.quiet);
-    let report = create_wim(
-        image_file,
-        dir,
-        &copts,
-        &wopts,
-        &mut capture_progress(&mut bar),
-    )
-    .map_err(|e| format_error(image_file, &e))?;
-    bar.finish();
-    finish(ctx, opts, image_file, &report)
+    run(ctx, opts, false)
 }
 
 pub fn append(ctx: &mut Context, opts: &Options) -> Result<(), DismError> {
+    run(ctx, opts, true)
+}
+
+/// Both commands: `append` adds to the existing file in place, otherwise a new
+/// file replaces any there once complete.
+fn run(ctx: &mut Context, opts: &Options, append: bool) -> Result<(), DismError> {
     let image_file = Path::new(opts.require("ImageFile")?);
     let dir = capture_dir(opts)?;
     let copts = capture_options(opts)?;
     let wopts = write_options(ctx, opts, Compression::Xpress)?;
     ctx.log.info(&format!(
-        "Appending {} to {}",
+        "{} {} {} {}",
+        if append { "Appending" } else { "Capturing" },
         dir.display(),
-        image_file.display()
+        if append { "to" } else { "into" },
+        image_file.display(),
     ));
+    let write = if append { append_image } else { create_wim };
     let mut bar = Progress::start("Saving image", ctx.quiet);
-    let report = append_image(
+    let report = write(
         image_file,
         dir,
         &copts,
