@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Applies every image of every WIM in a folder with wimkit's dism and with
 # wimlib-imagex, and compares the two trees (names, types, contents, symlink
-# targets). Where wimlib refuses a file, dism must refuse it too.
+# targets). Where wimlib refuses a file, dism must refuse it too. Then dism
+# exports each image (recompressed: LZX, XPRESS, LZMS or solid in turn) and
+# the copy must pass wimlib-imagex verify and 7zz t and apply to the same tree.
 #
 #   scripts/corpus-check.sh [DIR]     (default: ../shared/corpus)
 #
@@ -14,7 +16,8 @@ cargo build -q --release -p dism-cli || exit 1
 dism=$PWD/target/release/dism
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-matched=0 refused=0 mismatched=0
+matched=0 refused=0 mismatched=0 exported=0
+compressions=(max fast lzms recovery)
 
 # Image count, from wimlib (or nothing when wimlib cannot read the file).
 count_images() { wimlib-imagex info "$1" 2>/dev/null | awk -F: '/^Image Count/ {gsub(/ /, "", $2); print $2}'; }
@@ -55,8 +58,32 @@ check() { # file, [split pattern]
             echo "match    $file image $i"; ((matched++))
         else
             echo "MISMATCH $file image $i:"; head -5 "$work/diff"; ((mismatched++))
+            continue
         fi
+        export_check "$file" "$i" "${compressions[$((exported % 4))]}" "${swm[@]}"
     done
+}
+
+export_check() { # file, index, compression, [/SWMFile:pattern]: dism's export must verify and apply alike
+    local file=$1 i=$2 compress=$3 out=$work/export.wim
+    shift 3
+    [[ $compress == recovery ]] && out=$work/export.esd
+    rm -rf "$work/export.wim" "$work/export.esd" "$work/t"
+    if ! "$dism" /Export-Image "/SourceImageFile:$file" "$@" "/SourceIndex:$i" "/DestinationImageFile:$out" \
+        "/Compress:$compress" /Quiet >"$work/out" 2>&1; then
+        echo "MISMATCH $file image $i: export ($compress) failed: $(tr '\n' ' ' <"$work/out" | head -c 300)"; ((mismatched++))
+        return
+    fi
+    if ! wimlib-imagex verify "$out" >"$work/out" 2>&1 || ! 7zz t "$out" >>"$work/out" 2>&1; then
+        echo "MISMATCH $file image $i: export ($compress) rejected: $(grep -i -m3 'error\|fail' "$work/out" | tr '\n' ' ')"; ((mismatched++))
+        return
+    fi
+    wimlib-imagex apply "$out" 1 "$work/t" >/dev/null 2>&1 || { echo "MISMATCH $file image $i: export ($compress) does not apply"; ((mismatched++)); return; }
+    if diff -r --no-dereference "$work/theirs" "$work/t" >"$work/diff" 2>&1; then
+        echo "exported $file image $i ($compress)"; ((exported++))
+    else
+        echo "MISMATCH $file image $i: export ($compress) applies differently:"; head -5 "$work/diff"; ((mismatched++))
+    fi
 }
 
 while IFS= read -r -d '' file; do
@@ -71,5 +98,5 @@ while IFS= read -r -d '' file; do
     esac
 done < <(find "$dir" -type f \( -iname '*.wim' -o -iname '*.esd' -o -iname '*.swm' -o -iname '*.ppkg' \) -print0 | sort -z)
 
-echo "corpus-check: $matched images matched wimlib, $refused refused as wimlib refuses them, $mismatched mismatched"
+echo "corpus-check: $matched images matched wimlib, $refused refused as wimlib refuses them, $exported exported and checked, $mismatched mismatched"
 ((mismatched == 0))

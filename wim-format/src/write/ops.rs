@@ -70,7 +70,13 @@ fn copy_image(w: &mut WimWriter, src: &Wim<'_>, index: u32, element: Element) ->
             w.copy_blob(src, &blob)?;
         }
     }
-    w.add_image(&image, element)
+    w.add_image(&image, element)?;
+    // Absolute link targets the source stored relative to its root (rpfix)
+    // stay fixed in the copy only if the destination says so too.
+    if src.header.flags & crate::header::flags::RP_FIX != 0 {
+        w.set_header_flag(crate::header::flags::RP_FIX);
+    }
+    Ok(())
 }
 
 fn exported_element(
