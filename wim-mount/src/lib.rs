@@ -7,6 +7,9 @@
 //!   scratch directory, and [`Overlay::changes`], the final tree ([`ImageEdit`]).
 //! - [`vfs`]: the [`Vfs`] trait both implement, which the backends serve.
 //! - `fuse` (Linux): [`mount`] and [`serve`] with `fuser` (no libfuse).
+//! - [`commit`]: writing a mount's changes into its WIM, in place.
+//! - [`registry`]: the persistent list of mounts (for `dism`'s mount commands).
+//! - `server` (Linux): the control socket of a mount server and mount helpers.
 //! - `projfs` (Windows): a ProjFS provider skeleton (`projfs::start`).
 //!
 //! `examples/wimmount.rs` mounts an image from the command line (read-write with a
@@ -16,15 +19,19 @@
 pub use wim_format as format;
 
 pub mod cache;
+pub mod commit;
 pub mod error;
 pub mod overlay;
 pub mod projection;
+pub mod registry;
 pub mod source;
 pub mod types;
 pub mod vfs;
 
 #[cfg(target_os = "linux")]
 pub mod fuse;
+#[cfg(target_os = "linux")]
+pub mod server;
 
 #[cfg(windows)]
 #[allow(unsafe_code)]

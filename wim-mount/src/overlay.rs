@@ -114,7 +114,12 @@ pub struct Overlay {
     /// Whether new files get UNIX data on commit (the image root has UNIX data).
     record_unix: bool,
     state: RwLock<State>,
+    /// Raised at every change (see [`Overlay::generation`]).
+    generation: std::sync::atomic::AtomicU64,
 }
+
+#[path = "overlay_state.rs"]
+mod persist;
 
 impl std::fmt::Debug for Overlay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -202,6 +207,7 @@ impl Overlay {
             scratch,
             record_unix,
             state: RwLock::new(state),
+            generation: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -218,6 +224,8 @@ impl Overlay {
     }
 
     fn write_state(&self) -> RwLockWriteGuard<'_, State> {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.state.write().unwrap_or_else(|p| p.into_inner())
     }
 

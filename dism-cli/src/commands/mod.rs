@@ -7,6 +7,9 @@ pub mod delete_image;
 pub mod export_image;
 pub mod get_image_info;
 pub mod list_image;
+pub mod mount_image;
+#[cfg(target_os = "linux")]
+pub mod mount_server;
 pub mod optimize_image;
 pub mod split_image;
 pub mod writing;
@@ -142,6 +145,54 @@ pub static COMMANDS: &[Command] = &[
         help: list_image::HELP,
         options: list_image::OPTIONS,
         run: list_image::run,
+    },
+    Command {
+        name: "Mount-Image",
+        aliases: &["Mount-Wim"],
+        summary: "Mounts an image from a WIM file on a directory (read-write or /ReadOnly).",
+        help: mount_image::MOUNT_HELP,
+        options: mount_image::MOUNT_OPTIONS,
+        run: mount_image::mount,
+    },
+    Command {
+        name: "Commit-Image",
+        aliases: &["Commit-Wim"],
+        summary: "Saves the changes of a mounted image into its WIM file.",
+        help: mount_image::COMMIT_HELP,
+        options: mount_image::COMMIT_OPTIONS,
+        run: mount_image::commit,
+    },
+    Command {
+        name: "Unmount-Image",
+        aliases: &["Unmount-Wim"],
+        summary: "Unmounts an image, committing (/Commit) or discarding (/Discard) its changes.",
+        help: mount_image::UNMOUNT_HELP,
+        options: mount_image::UNMOUNT_OPTIONS,
+        run: mount_image::unmount,
+    },
+    Command {
+        name: "Remount-Image",
+        aliases: &["Remount-Wim"],
+        summary: "Brings back a mounted image that stopped working.",
+        help: mount_image::REMOUNT_HELP,
+        options: mount_image::REMOUNT_OPTIONS,
+        run: mount_image::remount,
+    },
+    Command {
+        name: "Get-MountedImageInfo",
+        aliases: &["Get-MountedWimInfo"],
+        summary: "Lists the mounted images and their status.",
+        help: mount_image::INFO_HELP,
+        options: mount_image::INFO_OPTIONS,
+        run: mount_image::info,
+    },
+    Command {
+        name: "Cleanup-Mountpoints",
+        aliases: &["Cleanup-Wim"],
+        summary: "Removes what broken mounts left behind.",
+        help: mount_image::CLEANUP_HELP,
+        options: mount_image::CLEANUP_OPTIONS,
+        run: mount_image::cleanup,
     },
 ];
 

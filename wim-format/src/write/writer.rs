@@ -780,6 +780,28 @@ impl WimWriter {
         Ok(())
     }
 
+    /// Replaces image `index` (1-based) in place: a new metadata resource for `image`
+    /// (every stream's blob must be in the WIM already) takes the old one's slot, and
+    /// `element` its XML IMAGE element; the image keeps its position (and its boot
+    /// index). Reference counts are raised by the new dentries; call
+    /// [`WimWriter::recount`] with every image for exact counts (the old image's
+    /// references are not taken back here).
+    pub fn replace_image(&mut self, index: u32, image: &Image, element: Element) -> Result<()> {
+        let count = self.metadata.len() as u32;
+        if index == 0 || index > count {
+            return Err(Error::NoSuchImage { index, count });
+        }
+        self.add_image(image, element)?;
+        let i = index as usize - 1;
+        let entry = self.metadata.pop().expect("the image just added");
+        let element = self.images.pop().expect("the element just added");
+        self.metadata[i] = entry;
+        if i < self.images.len() {
+            self.images[i] = element;
+        }
+        Ok(())
+    }
+
     /// Removes image `index` (1-based) from what will be written: its metadata entry
     /// and XML element. Its blobs stay unless [`WimWriter::recount`] drops them.
     pub fn remove_image(&mut self, index: u32) -> Result<()> {
