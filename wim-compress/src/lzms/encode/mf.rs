@@ -10,6 +10,8 @@
 //! span, the position's phase within the span and the next three byte
 //! differences at that span; it remembers the latest position per key.
 
+use super::lcpit::{self, LcpFinder};
+
 /// "No position".
 const NIL: u32 = u32::MAX;
 
@@ -58,6 +60,72 @@ pub(super) fn extend(data: &[u8], a: usize, b: usize, mut len: usize, max: usize
         }
     }
     len
+}
+
+/// The LZ match finder: the suffix-array finder for chunks it can index,
+/// the binary trees beyond that.
+pub(super) enum LzFinder {
+    Bt(BtFinder),
+    Sa(LcpFinder),
+}
+
+impl LzFinder {
+    /// Whether the suffix-array finder is used (it is at least as fast at
+    /// every level measured, and finds the nearest match of every length).
+    fn use_sa(max_size: usize, _level: u32) -> bool {
+        max_size <= lcpit::MAX_SIZE
+    }
+
+    pub(super) fn new(max_size: usize, level: u32, depth: u32, nice: usize) -> Self {
+        if Self::use_sa(max_size, level) {
+            LzFinder::Sa(LcpFinder::new(max_size, nice))
+        } else {
+            LzFinder::Bt(BtFinder::new(max_size, depth, nice))
+        }
+    }
+
+    pub(super) fn memory_usage(max_size: usize, level: u32) -> usize {
+        if Self::use_sa(max_size, level) {
+            LcpFinder::memory_usage(max_size)
+        } else {
+            BtFinder::memory_usage(max_size)
+        }
+    }
+
+    /// Prepares for the chunk `data`.
+    pub(super) fn reset(&mut self, data: &[u8]) {
+        match self {
+            LzFinder::Bt(f) => f.reset(data.len()),
+            LzFinder::Sa(f) => f.reset(data),
+        }
+    }
+
+    /// Length from which an explicit match is taken without further search
+    /// (matches are reported up to it).
+    pub(super) fn nice(&self) -> usize {
+        match self {
+            LzFinder::Bt(f) => f.nice,
+            LzFinder::Sa(f) => f.nice,
+        }
+    }
+
+    /// Matches at `pos` by increasing length (see `BtFinder::get_matches`).
+    #[inline(always)]
+    pub(super) fn get_matches(&mut self, data: &[u8], pos: usize, out: &mut [Match]) -> usize {
+        match self {
+            LzFinder::Bt(f) => f.get_matches(data, pos, out),
+            LzFinder::Sa(f) => f.get_matches(pos, out),
+        }
+    }
+
+    /// Inserts `count` positions from `pos` without reporting matches.
+    #[inline]
+    pub(super) fn skip(&mut self, data: &[u8], pos: usize, count: usize) {
+        match self {
+            LzFinder::Bt(f) => f.skip(data, pos, count),
+            LzFinder::Sa(f) => f.skip(pos, count),
+        }
+    }
 }
 
 pub(super) struct BtFinder {
@@ -270,16 +338,21 @@ pub(super) const POWERS: u32 = 6;
 /// Positions are stored with the power in the top bits.
 pub(super) const DELTA_POS_BITS: u32 = 28;
 const DELTA_POS_MASK: u32 = (1 << DELTA_POS_BITS) - 1;
-const DELTA_BITS: u32 = 16;
+const DELTA_BITS: u32 = 15;
 
 pub(super) struct DeltaFinder {
     table: Vec<u32>,
     bits: u32,
-    powers: u32,
-    /// Entries read early for position `ahead_pos`, per power.
+    /// For position `ahead_pos`, per power: the table slot, the three byte
+    /// differences (`NO_KEY` when the span reaches before the chunk), and
+    /// the entry read early (see `prepare`).
+    slot: [u32; POWERS as usize],
+    diff: [u32; POWERS as usize],
     ahead: [u32; POWERS as usize],
     ahead_pos: usize,
 }
+
+const NO_KEY: u32 = u32::MAX;
 
 const HIGH32: u32 = 0x8080_8080;
 const HIGH64: u64 = 0x8080_8080_8080_8080;
@@ -342,12 +415,11 @@ pub(super) fn extend_delta(
 
 impl DeltaFinder {
     pub(super) fn new() -> Self {
-        let bits = DELTA_BITS;
-        let powers = POWERS;
         DeltaFinder {
-            table: vec![NIL; 1 << bits],
-            bits,
-            powers,
+            table: vec![NIL; 1 << DELTA_BITS],
+            bits: DELTA_BITS,
+            slot: [0; POWERS as usize],
+            diff: [NO_KEY; POWERS as usize],
             ahead: [NIL; POWERS as usize],
             ahead_pos: usize::MAX,
         }
@@ -362,58 +434,59 @@ impl DeltaFinder {
         self.ahead_pos = usize::MAX;
     }
 
-    /// Loads the entries position `next` will look at (see `BtFinder`).
+    /// Computes the keys of position `p` (`p + 4 <= data.len()`), and with
+    /// `LOAD` reads their table entries early: the parser works on other
+    /// things before it comes back, which hides most of the misses.
     #[inline(always)]
-    fn read_ahead(&mut self, data: &[u8], next: usize) {
-        if next + 4 > data.len() || next > DELTA_POS_MASK as usize {
-            self.ahead_pos = usize::MAX;
-            return;
-        }
-        let cur = load_u32(data, next);
-        for power in 0..self.powers.min(POWERS) {
-            if next >= 1 << power {
-                let (h, _) = Self::key(data, next, cur, power, self.bits);
-                self.ahead[power as usize] = self.table[h & (self.table.len() - 1)];
+    fn prepare<const LOAD: bool>(&mut self, data: &[u8], p: usize) {
+        let cur = load_u32(data, p);
+        let mask = self.table.len() - 1;
+        for power in 0..POWERS as usize {
+            let span = 1usize << power;
+            if p < span {
+                self.diff[power] = NO_KEY;
+                continue;
+            }
+            let d = sub_bytes32(cur, load_u32(data, p - span)) & 0x00FF_FFFF;
+            let v = (((span + (p & (span - 1))) as u32) << 24) | d;
+            let h = hash(v, self.bits) & mask;
+            self.diff[power] = d;
+            self.slot[power] = h as u32;
+            if LOAD {
+                self.ahead[power] = self.table[h];
             }
         }
-        self.ahead_pos = next;
+        self.ahead_pos = p;
     }
 
-    /// Hash of the three byte differences at `pos` for span `1 << power`
-    /// (`cur` holds the four bytes at `pos`), and the differences themselves.
+    /// Whether position `p` takes part (far enough from the end, and small
+    /// enough to pack).
     #[inline(always)]
-    fn key(data: &[u8], pos: usize, cur: u32, power: u32, bits: u32) -> (usize, u32) {
-        let span = 1usize << power;
-        let d = sub_bytes32(cur, load_u32(data, pos - span)) & 0x00FF_FFFF;
-        let v = (((span + (pos & (span - 1))) as u32) << 24) | d;
-        (hash(v, bits), d)
+    fn usable(data: &[u8], p: usize) -> bool {
+        p + 4 <= data.len() && p <= DELTA_POS_MASK as usize
     }
 
     /// Finds delta matches at `pos` (one per power at most) and inserts `pos`.
     pub(super) fn find(&mut self, data: &[u8], pos: usize, out: &mut [DeltaMatch]) -> usize {
-        let n = data.len();
-        if pos + 4 > n || pos > DELTA_POS_MASK as usize {
+        if !Self::usable(data, pos) {
             return 0;
         }
-        let cur = load_u32(data, pos);
-        let ahead = self.ahead_pos == pos;
+        if self.ahead_pos != pos {
+            self.prepare::<true>(data, pos);
+        }
         let mut count = 0;
-        for power in 0..self.powers.min(POWERS) {
-            let span = 1usize << power;
-            if pos < span {
+        for power in 0..POWERS {
+            let pw = power as usize;
+            let d = self.diff[pw];
+            if d == NO_KEY {
                 continue;
             }
-            let (h, d) = Self::key(data, pos, cur, power, self.bits);
-            let h = h & (self.table.len() - 1);
-            let e = if ahead {
-                self.ahead[power as usize]
-            } else {
-                self.table[h]
-            };
-            self.table[h] = (power << DELTA_POS_BITS) | pos as u32;
+            let e = self.ahead[pw];
+            self.table[self.slot[pw] as usize] = (power << DELTA_POS_BITS) | pos as u32;
             if e >> DELTA_POS_BITS != power {
                 continue;
             }
+            let span = 1usize << power;
             let prev = (e & DELTA_POS_MASK) as usize;
             let offset = pos - prev;
             if offset == 0 || offset & (span - 1) != 0 {
@@ -433,30 +506,31 @@ impl DeltaFinder {
                 count += 1;
             }
         }
-        self.read_ahead(data, pos + 1);
+        if Self::usable(data, pos + 1) {
+            self.prepare::<true>(data, pos + 1);
+        }
         count
     }
 
     /// Inserts `count` positions from `pos`.
     pub(super) fn skip(&mut self, data: &[u8], pos: usize, count: usize) {
-        let n = data.len();
         for p in pos..pos + count {
-            if p + 4 > n || p > DELTA_POS_MASK as usize {
+            if !Self::usable(data, p) {
                 return;
             }
-            let cur = load_u32(data, p);
-            for power in 0..self.powers {
-                if p < (1usize << power) {
-                    continue;
-                }
-                let (h, _) = Self::key(data, p, cur, power, self.bits);
-                if let Some(slot) = self.table.get_mut(h) {
-                    *slot = (power << DELTA_POS_BITS) | p as u32;
+            if self.ahead_pos != p {
+                self.prepare::<false>(data, p);
+            }
+            for power in 0..POWERS {
+                if self.diff[power as usize] != NO_KEY {
+                    let h = self.slot[power as usize] as usize;
+                    self.table[h] = (power << DELTA_POS_BITS) | p as u32;
                 }
             }
-            if p + 1 == pos + count {
-                self.read_ahead(data, p + 1);
-            }
+        }
+        let next = pos + count;
+        if Self::usable(data, next) {
+            self.prepare::<true>(data, next);
         }
     }
 }

@@ -1,16 +1,18 @@
 //! The LZMS encoder.
 //!
 //! A chunk is copied, run through the forward x86 translation, and parsed
-//! with a near-optimal parser (see `parse`) fed by a binary-tree match finder
-//! over the whole chunk and, from level 35 up, a delta match finder. Items
-//! are encoded as soon as each stretch of the parse is settled, so the
-//! parser always prices with the probabilities and Huffman codes the decoder
-//! will have at that point (give or take one stretch).
+//! with a near-optimal parser (see `parse`) fed by a suffix-array match
+//! finder over the whole chunk (see `lcpit`; chunks over 64 MiB use binary
+//! trees instead) and, from level 35 up, a delta match finder. Items are
+//! encoded as soon as each stretch of the parse is settled, so the parser
+//! always prices with the probabilities and Huffman codes the decoder will
+//! have at that point (give or take one stretch).
 //!
 //! Everything is allocated in [`LzmsEncoder::new`]; compressing a chunk
 //! allocates nothing. See [`LzmsEncoder::memory_usage`] for the footprint.
 
 mod coder;
+mod lcpit;
 mod mf;
 mod parse;
 #[cfg(test)]
@@ -20,7 +22,7 @@ mod x86;
 use super::constants::num_offset_slots;
 use crate::error::{check_level, EncodeError};
 use coder::Output;
-use mf::{BtFinder, DeltaFinder, DeltaMatch, Match};
+use mf::{DeltaFinder, DeltaMatch, LzFinder, Match};
 use parse::{Coder, Item, Node, Params, Parse, NUM_NODES, NUM_OPTIM};
 
 /// Room for the matches found at one position: at most one per length.
@@ -34,7 +36,7 @@ pub struct LzmsEncoder {
     /// The chunk being compressed, after the x86 translation.
     buf: Vec<u8>,
     x86_last_use: Vec<i32>,
-    mf: BtFinder,
+    mf: LzFinder,
     df: DeltaFinder,
     coder: Box<Coder>,
     nodes: Vec<Node>,
@@ -60,6 +62,10 @@ fn params(level: u32) -> Params {
         // Same scale as the reference: 63 at the default level.
         nice: ((level as usize * 63) / 50).clamp(4, coder::MAX_FAST_LENGTH),
         use_delta: level >= 35,
+        // Searching delta matches where an LZ match of this length starts
+        // costs about a sixth of the time for under 0.05% of the size (at
+        // 8, the default level; measured).
+        delta_skip_len: (level as usize * 8 / 50).clamp(8, 32),
         try_match_lit_rep0: level >= 45,
         try_lit_rep0: level >= 60,
         try_rep_lit_rep0: level >= 60,
@@ -82,7 +88,7 @@ impl LzmsEncoder {
             params,
             buf: vec![0; max_chunk_size],
             x86_last_use: vec![0; 65536],
-            mf: BtFinder::new(max_chunk_size, depth, params.nice),
+            mf: LzFinder::new(max_chunk_size, level, depth, params.nice),
             df: DeltaFinder::new(),
             coder: Box::new(Coder::new()),
             nodes: vec![Node::EMPTY; NUM_NODES],
@@ -93,17 +99,20 @@ impl LzmsEncoder {
     }
 
     /// Upper bound of the bytes a compressor for these settings holds:
-    /// about 9 bytes per byte of `max_chunk_size` (a copy of the chunk and
-    /// two binary-tree links per position), hash tables of about one entry
-    /// per 4 bytes (at most 16 MiB), and about 1.3 MiB of fixed tables. For
-    /// 64 MiB chunks that is about 594 MiB (the reference needs about 13
-    /// bytes per byte there); for 128 KiB chunks, about 3 MiB. The level does
-    /// not change it. Pages of the tree links beyond the chunks actually
-    /// compressed are never touched.
-    pub fn memory_usage(max_chunk_size: usize, _level: u32) -> usize {
+    /// about 9.25 bytes per byte of `max_chunk_size` (a copy of the chunk,
+    /// the suffix array and a per-position array of 4 bytes each, and two
+    /// bits of suffix sorting flags), and about 1.5 MiB of fixed tables. For
+    /// 64 MiB chunks that is about 593 MiB (the reference needs about 13
+    /// bytes per byte there); for 128 KiB chunks, about 2 MiB. Above 64 MiB
+    /// the binary-tree finder takes its place, with two 4-byte links per
+    /// byte and hash tables of about one entry per 4 bytes (at most 16 MiB):
+    /// about 9.1 bytes per byte in all at 128 MiB.
+    pub fn memory_usage(max_chunk_size: usize, level: u32) -> usize {
         use std::mem::size_of;
         let n = max_chunk_size;
-        n + BtFinder::memory_usage(n)
+        // An invalid level gets no compressor; count it as the largest.
+        let level = check_level(level).unwrap_or(100);
+        n + LzFinder::memory_usage(n, level)
             + DeltaFinder::memory_usage()
             + 4 * 65536
             + NUM_NODES * size_of::<Node>()
@@ -133,8 +142,8 @@ impl LzmsEncoder {
         let data = &mut self.buf[..n];
         data.copy_from_slice(input);
         x86::forward(data, &mut self.x86_last_use);
+        self.mf.reset(data);
 
-        self.mf.reset(n);
         if self.params.use_delta {
             self.df.reset();
         }

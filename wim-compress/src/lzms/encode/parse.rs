@@ -14,7 +14,7 @@ use super::super::constants::*;
 use super::coder::{
     bit_cost, BitCosts, Code, Output, Probs, SlotTables, COST_SHIFT, MAX_FAST_LENGTH,
 };
-use super::mf::{extend, extend_delta, BtFinder, DeltaFinder, DeltaMatch, Match, DELTA_POS_BITS};
+use super::mf::{extend, extend_delta, DeltaFinder, DeltaMatch, LzFinder, Match, DELTA_POS_BITS};
 use crate::huffman_build::LengthBuilder;
 
 /// Most bytes one stretch of the parse may cover before it is encoded.
@@ -411,6 +411,8 @@ impl Coder {
 pub(super) struct Params {
     pub(super) nice: usize,
     pub(super) use_delta: bool,
+    /// LZ match length from which the delta search is skipped.
+    pub(super) delta_skip_len: usize,
     pub(super) try_match_lit_rep0: bool,
     pub(super) try_lit_rep0: bool,
     pub(super) try_rep_lit_rep0: bool,
@@ -424,7 +426,7 @@ pub(super) struct Parse<'a, 'o> {
     pub(super) dmatches: &'a mut [DeltaMatch],
     pub(super) coder: &'a mut Coder,
     pub(super) out: &'a mut Output<'o>,
-    pub(super) mf: &'a mut BtFinder,
+    pub(super) mf: &'a mut LzFinder,
     pub(super) df: &'a mut DeltaFinder,
     pub(super) data: &'a [u8],
     pub(super) params: Params,
@@ -471,6 +473,26 @@ impl Parse<'_, '_> {
         }
     }
 
+    /// Relaxes nodes `cur + lo ..= cur + hi` with matches of those lengths
+    /// from `src` costing `base` plus the length cost.
+    #[inline(always)]
+    fn relax_lens(&mut self, cur: usize, lo: usize, hi: usize, base: u32, src: u32) {
+        let (Some(nodes), Some(costs)) = (
+            self.nodes.get_mut(cur + lo..=cur + hi),
+            self.coder.len_cost.get(lo..=hi),
+        ) else {
+            return;
+        };
+        for (len, (node, &lc)) in (lo as u32..).zip(nodes.iter_mut().zip(costs)) {
+            let c = base + lc;
+            if c < node.cost {
+                node.cost = c;
+                node.item = Item { len, src };
+                node.num_extra = 0;
+            }
+        }
+    }
+
     #[inline(always)]
     fn relax3(&mut self, at: usize, cost: u32, item: Item, extra: [Item; 2], num_extra: u8) {
         let node = &mut self.nodes[at];
@@ -487,6 +509,7 @@ impl Parse<'_, '_> {
         let n = data.len();
         let nice = self.params.nice;
         let use_delta = self.params.use_delta;
+        let lz_nice = self.mf.nice().min(nice);
         let mut pos = 0usize;
         self.nodes[0].st = AState::INITIAL;
         'stretch: loop {
@@ -501,6 +524,9 @@ impl Parse<'_, '_> {
                 let cost0 = self.nodes[cur].cost;
                 let rem = n - pos;
 
+                // Longest LZ match seen here (repeat or explicit).
+                let mut longest_lz = 0usize;
+
                 // Repeat-offset LZ matches.
                 if rem >= 2 {
                     for idx in 0..NUM_REPS as usize {
@@ -513,6 +539,7 @@ impl Parse<'_, '_> {
                             continue;
                         }
                         let len = extend(data, pos, src, 2, rem);
+                        longest_lz = longest_lz.max(len);
                         if len >= nice {
                             let item = Item {
                                 len: len as u32,
@@ -531,17 +558,7 @@ impl Parse<'_, '_> {
                             self.nodes[end].cost = u32::MAX;
                         }
                         let base = cost0 + self.coder.lz_rep_cost(&st, idx);
-                        for l in 2..=len {
-                            let c = base + self.coder.len_cost[l];
-                            self.relax(
-                                cur + l,
-                                c,
-                                Item {
-                                    len: l as u32,
-                                    src: idx as u32,
-                                },
-                            );
-                        }
+                        self.relax_lens(cur, 2, len, base, idx as u32);
                         // Repeat match, literal, then the same offset again.
                         if self.params.try_rep_lit_rep0 && rem >= len + 3 {
                             let a = pos + len + 1;
@@ -625,25 +642,18 @@ impl Parse<'_, '_> {
                             self.nodes[end].cost = u32::MAX;
                         }
                         let base = cost0 + self.coder.delta_rep_cost(&st, idx);
-                        for l in 2..=len {
-                            let c = base + self.coder.len_cost[l];
-                            self.relax(
-                                cur + l,
-                                c,
-                                Item {
-                                    len: l as u32,
-                                    src: DELTA_TAG | idx as u32,
-                                },
-                            );
-                        }
+                        self.relax_lens(cur, 2, len, base, DELTA_TAG | idx as u32);
                     }
                 }
 
                 // Explicit-offset LZ matches.
                 let num = self.mf.get_matches(data, pos, self.matches);
                 if num > 0 {
+                    longest_lz = longest_lz.max(self.matches[num - 1].len as usize);
+                }
+                if num > 0 {
                     let longest = self.matches[num - 1];
-                    if longest.len as usize >= nice {
+                    if longest.len as usize >= lz_nice {
                         let off = longest.offset as usize;
                         let len = extend(data, pos, pos - off, longest.len as usize, rem);
                         let item = Item {
@@ -672,17 +682,9 @@ impl Parse<'_, '_> {
                         let m = self.matches[i];
                         let mlen = m.len as usize;
                         let pc = base + self.coder.lz_offset_cost(m.offset);
-                        while l <= mlen {
-                            let c = pc + self.coder.len_cost[l];
-                            self.relax(
-                                cur + l,
-                                c,
-                                Item {
-                                    len: l as u32,
-                                    src: m.offset + (NUM_REPS - 1),
-                                },
-                            );
-                            l += 1;
+                        if l <= mlen {
+                            self.relax_lens(cur, l, mlen, pc, m.offset + (NUM_REPS - 1));
+                            l = mlen + 1;
                         }
                         // Match, literal, then the same offset again.
                         if self.params.try_match_lit_rep0 && rem >= mlen + 3 {
@@ -735,7 +737,11 @@ impl Parse<'_, '_> {
                 }
 
                 // Explicit-offset delta matches.
-                if use_delta {
+                // Where a long LZ match starts, a delta match rarely wins:
+                // only record the position there.
+                if use_delta && longest_lz >= self.params.delta_skip_len {
+                    self.df.skip(data, pos, 1);
+                } else if use_delta {
                     let num = self.df.find(data, pos, self.dmatches);
                     for i in 0..num {
                         let dm = self.dmatches[i];
@@ -766,10 +772,7 @@ impl Parse<'_, '_> {
                             + bit_cost(&co.costs, &co.probs.is_delta, st.mat, 1)
                             + bit_cost(&co.costs, &co.probs.delta_is_rep, st.delta, 0)
                             + co.delta_source_cost(dm.power, dm.raw);
-                        for l in 3..=len {
-                            let c = base + self.coder.len_cost[l];
-                            self.relax(cur + l, c, Item { len: l as u32, src });
-                        }
+                        self.relax_lens(cur, 3, len, base, src);
                     }
                 }
 
@@ -836,16 +839,25 @@ impl Parse<'_, '_> {
                 cur += 1;
 
                 // The cheapest path here is now final: derive its state.
-                let node = self.nodes[cur];
-                let mut from = cur - node.item.len as usize;
-                for k in 0..node.num_extra as usize {
-                    from -= node.extra[k].len as usize;
-                }
-                let mut s = self.nodes[from].st;
-                for k in (0..node.num_extra as usize).rev() {
-                    s.apply(node.extra[k]);
-                }
-                s.apply(node.item);
+                let node = &self.nodes[cur];
+                let (item, num_extra) = (node.item, node.num_extra as usize);
+                let s = if num_extra == 0 {
+                    let mut s = self.nodes[cur - item.len as usize].st;
+                    s.apply(item);
+                    s
+                } else {
+                    let extra = node.extra;
+                    let mut from = cur - item.len as usize;
+                    for e in &extra[..num_extra] {
+                        from -= e.len as usize;
+                    }
+                    let mut s = self.nodes[from].st;
+                    for e in extra[..num_extra].iter().rev() {
+                        s.apply(*e);
+                    }
+                    s.apply(item);
+                    s
+                };
                 self.nodes[cur].st = s;
 
                 if cur == end || cur >= NUM_OPTIM {

@@ -1,0 +1,740 @@
+//! A match finder built on the suffix array of the whole chunk.
+//!
+//! Per chunk: the suffix array is built with SA-IS (induced sorting; a
+//! reduced string whose symbols are nearly all distinct is sorted by bucket
+//! and comparison instead of recursively), the longest common prefixes of
+//! neighbouring suffixes (capped at the finder's length limit) by direct
+//! comparison, and from both the tree of LCP intervals:
+//! each interval is a group of suffixes sharing a prefix of its length, its
+//! parent the enclosing group with the next shorter shared prefix.
+//!
+//! The parser then visits the positions in increasing order. Visiting
+//! position `q` walks from its deepest interval towards the root; every
+//! interval on the way remembers the latest position that walked through
+//! it, which is the most recent earlier occurrence of that interval's
+//! prefix. Reading those gives, for each length, the nearest match, and the
+//! walk then claims the intervals for `q`. Long stretches of the path that
+//! the same earlier position claimed are jumped over in one step: each
+//! position records where its claimed path currently ends, and the owner
+//! stored in an interval is corrected lazily through those records.
+//!
+//! Memory: two `u32` arrays of one entry per byte of the largest chunk (the
+//! suffix array, later reused for the intervals, and a per-position array
+//! that is SA-IS scratch, then the walk state) and
+//! two bits per byte of SA-IS type flags: 8.25 bytes per byte. Intervals and
+//! positions are packed with the interval's prefix length into 32 bits, so
+//! chunks are limited to `MAX_SIZE` bytes.
+
+use super::mf::{extend, Match};
+
+/// Position/interval index bits in a packed reference.
+const SHIFT: u32 = 26;
+const MASK: u32 = (1 << SHIFT) - 1;
+/// Largest chunk this finder handles.
+pub(super) const MAX_SIZE: usize = 1 << SHIFT;
+/// Largest length an interval can have.
+pub(super) const MAX_LCP: usize = 63;
+/// Reference to the root: prefix length 1, which no real interval has
+/// (lengths below 2 are merged into the root).
+const ROOT: u32 = 1 << SHIFT;
+const EMPTY: u32 = u32::MAX;
+
+pub(super) struct LcpFinder {
+    /// Suffix array (with LCPs in the top bits), then intervals: an
+    /// unvisited interval holds its parent's reference, a visited one the
+    /// latest position that claimed it (top bits zero).
+    iv: Vec<u32>,
+    /// SA-IS buckets, then per position: before its visit the
+    /// reference of its deepest interval, after it the reference of the
+    /// first interval above its claimed path (`ROOT` if none).
+    pd: Vec<u32>,
+    /// SA-IS type bits for all recursion levels.
+    bits: Vec<u64>,
+    /// Length limit of reported matches (at most `MAX_LCP`).
+    pub(super) nice: usize,
+    /// Results of the early loads (see `advance`).
+    warm: u32,
+    sink: u32,
+}
+
+/// How many positions ahead `advance` touches the first interval.
+const WARM_DISTANCE: usize = 2;
+
+impl LcpFinder {
+    pub(super) fn new(max_size: usize, nice: usize) -> Self {
+        let n = max_size.min(MAX_SIZE);
+        LcpFinder {
+            iv: vec![0; n],
+            pd: vec![0; n.max(512)],
+            bits: vec![0; bit_words(n)],
+            nice: nice.clamp(2, MAX_LCP),
+            warm: ROOT,
+            sink: 0,
+        }
+    }
+
+    pub(super) fn memory_usage(max_size: usize) -> usize {
+        let n = max_size.min(MAX_SIZE);
+        4 * n + 4 * n.max(512) + 8 * bit_words(n)
+    }
+
+    /// Builds the structures for `data` (at most the size given to `new`).
+    pub(super) fn reset(&mut self, data: &[u8]) {
+        let n = data.len();
+        if n == 0 || n > self.iv.len() {
+            return;
+        }
+        let sa = &mut self.iv[..n];
+        sais(data, sa, 256, &mut self.pd, &mut self.bits);
+        build_lcp(data, sa, self.nice as u32);
+        build_intervals(sa, &mut self.pd[..n]);
+    }
+
+    /// Finds matches at `pos` and claims it. Matches go to `out` by
+    /// increasing length (each longer and farther than the previous);
+    /// returns how many. Lengths stop at `nice`. Positions must be visited
+    /// in order, each once (here or through `skip`).
+    #[inline]
+    pub(super) fn get_matches(&mut self, pos: usize, out: &mut [Match]) -> usize {
+        let count = self.advance::<true>(pos, out);
+        out[..count].reverse();
+        count
+    }
+
+    /// Claims `count` positions from `pos` without reporting matches.
+    pub(super) fn skip(&mut self, pos: usize, count: usize) {
+        for p in pos..pos + count {
+            self.advance::<false>(p, &mut []);
+        }
+    }
+
+    #[inline(always)]
+    fn advance<const REPORT: bool>(&mut self, q: usize, out: &mut [Match]) -> usize {
+        let (iv, pd) = (&mut self.iv[..], &mut self.pd[..]);
+        let Some(&first) = pd.get(q) else {
+            return 0;
+        };
+        if q >= iv.len() {
+            return 0;
+        }
+        // Touch what later positions will read first, so that the cache
+        // misses overlap with the work until then (loads off the critical
+        // path, as there is no safe prefetch): the first interval of the
+        // position `WARM_DISTANCE` ahead, and the owner record of what the
+        // previous step loaded for the position after this one.
+        let y = self.warm;
+        if y >> SHIFT == 0 {
+            if let Some(&z) = pd.get(y as usize) {
+                self.sink ^= z;
+            }
+        }
+        if let Some(&ahead) = pd.get(q + WARM_DISTANCE) {
+            if let Some(&x) = iv.get((ahead & MASK) as usize) {
+                self.warm = x;
+            }
+        }
+        let qq = q as u32;
+        pd[q] = ROOT;
+        let mut r = first;
+        if r == ROOT {
+            return 0;
+        }
+        // Intervals nobody visited yet: claim them.
+        let mut p;
+        loop {
+            let x = iv[(r & MASK) as usize];
+            if x >> SHIFT == 0 {
+                p = x;
+                break;
+            }
+            iv[(r & MASK) as usize] = qq;
+            r = x;
+            if r == ROOT {
+                return 0;
+            }
+        }
+        // Visited intervals: one match per earlier owner.
+        let mut count = 0;
+        loop {
+            // `p` may have lost `r` to a later position since it was stored;
+            // follow the owners of the points where claimed paths end.
+            loop {
+                let e = pd[p as usize];
+                if e < r {
+                    break;
+                }
+                p = iv[(e & MASK) as usize];
+            }
+            if REPORT {
+                if let Some(m) = out.get_mut(count) {
+                    *m = Match {
+                        len: r >> SHIFT,
+                        offset: qq - p,
+                    };
+                    count += 1;
+                }
+            }
+            iv[(r & MASK) as usize] = qq;
+            let next = pd[p as usize];
+            pd[p as usize] = r;
+            if next == ROOT {
+                return count;
+            }
+            r = next;
+            p = iv[(r & MASK) as usize];
+        }
+    }
+}
+
+fn bit_words(n: usize) -> usize {
+    // Each SA-IS level needs its length in bits plus a word of rounding;
+    // the lengths at least halve from one level to the next.
+    2 * n / 64 + 64
+}
+
+/// Symbols SA-IS sorts: bytes at the top level, names below.
+trait Sym: Copy + PartialEq {
+    fn idx(self) -> usize;
+}
+
+impl Sym for u8 {
+    #[inline(always)]
+    fn idx(self) -> usize {
+        self as usize
+    }
+}
+
+impl Sym for u32 {
+    #[inline(always)]
+    fn idx(self) -> usize {
+        self as usize
+    }
+}
+
+#[inline(always)]
+fn is_s(bits: &[u64], i: usize) -> bool {
+    bits[i >> 6] >> (i & 63) & 1 != 0
+}
+
+/// Whether `i` (< n) starts a leftmost-S suffix.
+#[inline(always)]
+fn is_lms(bits: &[u64], i: usize) -> bool {
+    i > 0 && is_s(bits, i) && !is_s(bits, i - 1)
+}
+
+/// Symbol counts of `s` into `cnt`.
+fn count<T: Sym>(s: &[T], cnt: &mut [u32]) {
+    cnt.fill(0);
+    for &c in s {
+        cnt[c.idx()] += 1;
+    }
+}
+
+/// Bucket starts (or ends, exclusive) from the counts.
+fn buckets(cnt: &[u32], bkt: &mut [u32], ends: bool) {
+    let mut sum = 0u32;
+    for (b, &c) in bkt.iter_mut().zip(cnt) {
+        if ends {
+            sum += c;
+            *b = sum;
+        } else {
+            *b = sum;
+            sum += c;
+        }
+    }
+}
+
+/// Marks entries the S pass induced (positions stay below 2^30).
+const S_FLAG: u32 = 1 << 30;
+
+/// Sorts all suffixes from the sorted LMS suffixes already at their bucket
+/// ends. The type of each predecessor is read off the symbols: in the L
+/// pass every scanned suffix is L-type or LMS, so its predecessor is L-type
+/// exactly when its symbol is not smaller; in the S pass the suffixes this
+/// pass placed are flagged, and the predecessor of a flagged suffix is S-type
+/// unless its symbol is larger, of any other suffix only if it is smaller.
+fn induce<T: Sym>(s: &[T], sa: &mut [u32], bkt: &mut [u32], cnt: &[u32]) {
+    let n = s.len();
+    buckets(cnt, bkt, false);
+    // The (virtual, smallest) end sentinel induces the last suffix first.
+    let c = s[n - 1].idx();
+    sa[bkt[c] as usize] = (n - 1) as u32;
+    bkt[c] += 1;
+    let last = n - 1;
+    // Early loads of the symbols a later step will read (see `warm_symbol`).
+    let mut sink = 0usize;
+    for i in 0..n {
+        sink ^= warm_symbol(s, sa, i + INDUCE_WARM);
+        let j = sa[i];
+        // Empty, or the whole string (no predecessor).
+        if j.wrapping_sub(1) >= last as u32 {
+            continue;
+        }
+        let j = j as usize;
+        let c = s[j - 1].idx();
+        if c >= s[j].idx() {
+            sa[bkt[c] as usize] = (j - 1) as u32;
+            bkt[c] += 1;
+        }
+    }
+    buckets(cnt, bkt, true);
+    for i in (0..n).rev() {
+        sink ^= warm_symbol(s, sa, i.wrapping_sub(INDUCE_WARM));
+        let e = sa[i];
+        if e == EMPTY {
+            continue;
+        }
+        let j = (e & !S_FLAG) as usize;
+        sa[i] = j as u32;
+        if j == 0 {
+            continue;
+        }
+        let c = s[j - 1].idx();
+        let cj = s[j].idx();
+        if c < cj || (c == cj && e & S_FLAG != 0) {
+            bkt[c] -= 1;
+            sa[bkt[c] as usize] = (j - 1) as u32 | S_FLAG;
+        }
+    }
+    std::hint::black_box(sink);
+}
+
+/// How far ahead the induced-sorting scans read symbols early.
+const INDUCE_WARM: usize = 16;
+
+/// Reads the symbol before the suffix at `sa[i]` as it stands now (it may
+/// still change; this only brings the symbol into the cache before the scan
+/// needs it, as there is no safe prefetch).
+#[inline(always)]
+fn warm_symbol<T: Sym>(s: &[T], sa: &[u32], i: usize) -> usize {
+    match sa.get(i) {
+        Some(&e) => {
+            let j = (e & !S_FLAG) as usize;
+            s.get(j.wrapping_sub(1)).map_or(0, |c| c.idx())
+        }
+        None => 0,
+    }
+}
+
+/// Suffix array of `s` (symbols below `k`) into `sa[..s.len()]`, by
+/// induced sorting. `bkt` needs `2 * k` entries (`k <= s.len() / 2` in the
+/// recursion), `bits` `bit_words(s.len())` words.
+fn sais<T: Sym>(s: &[T], sa: &mut [u32], k: usize, bkt: &mut [u32], bits: &mut [u64]) {
+    let n = s.len();
+    if n == 0 {
+        return;
+    }
+    if n == 1 {
+        sa[0] = 0;
+        return;
+    }
+    let words = n / 64 + 1;
+    let (bits, rest_bits) = bits.split_at_mut(words);
+    // Types: S (1) when the suffix is smaller than the next one.
+    bits.fill(0);
+    let mut next_s = false;
+    for i in (0..n - 1).rev() {
+        let (a, b) = (s[i].idx(), s[i + 1].idx());
+        let t = a < b || (a == b && next_s);
+        if t {
+            bits[i >> 6] |= 1 << (i & 63);
+        }
+        next_s = t;
+    }
+
+    // Sort the LMS substrings.
+    let sa = &mut sa[..n];
+    sa.fill(EMPTY);
+    {
+        let (bp, cnt) = bkt.split_at_mut(k);
+        let cnt = &mut cnt[..k];
+        count(s, cnt);
+        buckets(cnt, bp, true);
+        for (i, &c) in s.iter().enumerate().skip(1) {
+            if is_lms(bits, i) {
+                let c = c.idx();
+                bp[c] -= 1;
+                sa[bp[c] as usize] = i as u32;
+            }
+        }
+        induce(s, sa, bp, cnt);
+    }
+
+    // Collect them in sorted order and name them.
+    let mut n1 = 0;
+    for i in 0..n {
+        let j = sa[i];
+        if j != EMPTY && is_lms(bits, j as usize) {
+            sa[n1] = j;
+            n1 += 1;
+        }
+    }
+    sa[n1..].fill(EMPTY);
+    // Each LMS substring's length (to the next LMS position; 0 for the last
+    // one, which ends at the sentinel and equals no other), in the slot its
+    // name will take. LMS positions are at least two apart, so these slots
+    // are distinct.
+    let mut next = n;
+    for i in (1..n).rev() {
+        if is_lms(bits, i) {
+            sa[n1 + i / 2] = if next == n { 0 } else { (next - i) as u32 };
+            next = i;
+        }
+    }
+    // Two LMS substrings of the same length and symbols (both ends LMS)
+    // have the same types too.
+    let mut names = 0u32;
+    let (mut prev, mut prev_len) = (0usize, 0usize);
+    for i in 0..n1 {
+        let p = sa[i] as usize;
+        let len = sa[n1 + p / 2] as usize;
+        if i == 0 || len == 0 || len != prev_len || s[p..=p + len] != s[prev..=prev + len] {
+            names += 1;
+        }
+        prev = p;
+        prev_len = len;
+        sa[n1 + p / 2] = names - 1;
+    }
+    let mut j = n;
+    for i in (n1..n).rev() {
+        if sa[i] != EMPTY {
+            j -= 1;
+            sa[j] = sa[i];
+        }
+    }
+
+    // Sort the LMS suffixes: recursively unless the names are all distinct.
+    {
+        let (head, tail) = sa.split_at_mut(n - n1);
+        let s1 = &tail[..];
+        if (names as usize) < n1 {
+            if !sort_mostly_unique(s1, &mut head[..n1], names as usize, bkt) {
+                sais(s1, &mut head[..n1], names as usize, bkt, rest_bits);
+            }
+        } else {
+            for (i, &c) in s1.iter().enumerate() {
+                head[c as usize] = i as u32;
+            }
+        }
+        // Map the order of the reduced string back to positions.
+        let mut j = 0;
+        for i in 1..n {
+            if is_lms(bits, i) {
+                tail[j] = i as u32;
+                j += 1;
+            }
+        }
+        for h in head[..n1].iter_mut() {
+            *h = tail[*h as usize];
+        }
+    }
+
+    // Place them at their bucket ends, largest first, and induce the rest.
+    sa[n1..].fill(EMPTY);
+    let (bp, cnt) = bkt.split_at_mut(k);
+    let cnt = &mut cnt[..k];
+    count(s, cnt);
+    buckets(cnt, bp, true);
+    for i in (0..n1).rev() {
+        let j = sa[i] as usize;
+        sa[i] = EMPTY;
+        let c = s[j].idx();
+        bp[c] -= 1;
+        sa[bp[c] as usize] = j as u32;
+    }
+    induce(s, sa, bp, cnt);
+}
+
+/// Symbols compared past the first before `sort_mostly_unique` gives up.
+const SHORT_DEPTH: usize = 12;
+
+/// Suffix array of the reduced string `s` (symbols below `k`) when most of
+/// its symbols are unique: bucket the suffixes by their first symbol and sort
+/// the few shared buckets by comparison. Gives up (returning false, `sa`
+/// garbage) when too many suffixes share buckets or two of them agree on
+/// `SHORT_DEPTH` further symbols; SA-IS then does it properly. `bkt` needs
+/// `k` entries.
+fn sort_mostly_unique(s: &[u32], sa: &mut [u32], k: usize, bkt: &mut [u32]) -> bool {
+    let n = s.len();
+    // Suffixes beyond the first of each bucket: many of them is not cheap.
+    let dup = n - k;
+    if dup > n / 4 {
+        return false;
+    }
+    let bkt = &mut bkt[..k];
+    bkt.fill(0);
+    for &c in s {
+        bkt[c as usize] += 1;
+    }
+    let mut sum = 0;
+    for b in bkt.iter_mut() {
+        let c = *b;
+        *b = sum;
+        sum += c;
+    }
+    for (i, &c) in s.iter().enumerate() {
+        let b = &mut bkt[c as usize];
+        sa[*b as usize] = i as u32;
+        *b += 1;
+    }
+    // Now bkt[c] is the end of bucket c. Sort the shared ones.
+    let mut start = 0usize;
+    let mut deep = false;
+    for &end in bkt.iter() {
+        let end = end as usize;
+        if end - start > 1 {
+            sa[start..end].sort_unstable_by(|&a, &b| {
+                let (a, b) = (a as usize + 1, b as usize + 1);
+                let (ra, rb) = (&s[a.min(n)..], &s[b.min(n)..]);
+                for d in 0..SHORT_DEPTH {
+                    match (ra.get(d), rb.get(d)) {
+                        (Some(x), Some(y)) if x == y => {}
+                        (x, y) => return x.cmp(&y),
+                    }
+                }
+                // Too alike: keep the order total, and redo it properly.
+                deep = true;
+                a.cmp(&b)
+            });
+            if deep {
+                return false;
+            }
+        }
+        start = end;
+    }
+    true
+}
+
+/// Replaces each suffix array entry by itself with the LCP (capped at
+/// `cap`, and 0 below 2) of that suffix and the previous one in the top
+/// bits. Compared directly: with the cap, that is at most a few word
+/// compares per entry and one new suffix read each, fewer cache misses than
+/// going through the permuted LCP array.
+fn build_lcp(data: &[u8], sa: &mut [u32], cap: u32) {
+    let n = data.len();
+    let mut prev = 0usize;
+    for (i, e) in sa.iter_mut().enumerate() {
+        let cur = *e as usize;
+        if i > 0 {
+            let (a, b) = (cur.max(prev), cur.min(prev));
+            let max = (cap as usize).min(n - a);
+            let l = extend(data, a, b, 0, max) as u32;
+            let l = if l < 2 { 0 } else { l };
+            *e |= l << SHIFT;
+        }
+        prev = cur;
+    }
+}
+
+/// Turns the suffix array with LCPs into the interval tree, in place: the
+/// intervals overwrite suffix array entries already read. Writes each
+/// position's deepest interval to `leaf`.
+fn build_intervals(sa: &mut [u32], leaf: &mut [u32]) {
+    let n = sa.len();
+    // Open intervals, by increasing LCP: (lcp, reference).
+    let mut stack = [(0u32, ROOT); MAX_LCP + 2];
+    let mut sp = 0usize;
+    let mut next_id = 0u32;
+    let mut prev_pos = (sa[0] & MASK) as usize;
+    for i in 1..=n {
+        let (l, cur_pos) = if i < n {
+            (sa[i] >> SHIFT, sa[i] & MASK)
+        } else {
+            (0, 0)
+        };
+        let top_before = stack[sp];
+        while l < stack[sp].0 {
+            let (_, id) = stack[sp];
+            sp -= 1;
+            let parent = if l > stack[sp].0 {
+                // A new interval with this LCP opens and encloses it.
+                let r = (l << SHIFT) | next_id;
+                next_id += 1;
+                sp += 1;
+                stack[sp] = (l, r);
+                r
+            } else {
+                stack[sp].1
+            };
+            sa[(id & MASK) as usize] = parent;
+        }
+        if l > stack[sp].0 {
+            let r = (l << SHIFT) | next_id;
+            next_id += 1;
+            sp += 1;
+            stack[sp] = (l, r);
+        }
+        // The deeper of the intervals shared with either neighbour.
+        let deepest = if l > top_before.0 {
+            stack[sp].1
+        } else {
+            top_before.1
+        };
+        leaf[prev_pos] = deepest;
+        prev_pos = cur_pos as usize;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive_sa(s: &[u8]) -> Vec<u32> {
+        let mut v: Vec<u32> = (0..s.len() as u32).collect();
+        v.sort_by(|&a, &b| s[a as usize..].cmp(&s[b as usize..]));
+        v
+    }
+
+    fn check_sa(s: &[u8]) {
+        let n = s.len();
+        let mut sa = vec![0u32; n];
+        let mut bkt = vec![0u32; n.max(512)];
+        let mut bits = vec![0u64; bit_words(n)];
+        sais(s, &mut sa, 256, &mut bkt, &mut bits);
+        assert_eq!(sa, naive_sa(s), "{s:?}");
+    }
+
+    fn rng_bytes(len: usize, seed: u64, alpha: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % alpha) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sais_matches_naive() {
+        for s in [
+            &b""[..],
+            b"a",
+            b"aa",
+            b"ab",
+            b"ba",
+            b"banana",
+            b"mississippi",
+            b"aaaaaaa",
+        ] {
+            check_sa(s);
+        }
+        for seed in 1..200u64 {
+            let len = (seed as usize * 7) % 300;
+            for alpha in [1, 2, 3, 4, 256] {
+                check_sa(&rng_bytes(len, seed, alpha));
+            }
+        }
+    }
+
+    /// Most recent match of each length, the slow way.
+    fn naive_matches(s: &[u8], q: usize, nice: usize) -> Vec<Match> {
+        let mut out: Vec<Match> = Vec::new();
+        let mut best = 1;
+        for p in (0..q).rev() {
+            let mut l = 0;
+            while q + l < s.len() && l < nice && s[p + l] == s[q + l] {
+                l += 1;
+            }
+            if l > best {
+                best = l;
+                out.push(Match {
+                    len: l as u32,
+                    offset: (q - p) as u32,
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn finder_matches_naive() {
+        for seed in 1..60u64 {
+            let len = 1 + (seed as usize * 37) % 700;
+            for alpha in [1, 2, 3, 8, 256] {
+                let s = rng_bytes(len, seed, alpha);
+                for nice in [2, 5, 63] {
+                    let mut f = LcpFinder::new(len, nice);
+                    f.reset(&s);
+                    let mut out = vec![Match::default(); 300];
+                    for q in 0..len {
+                        if (q + seed as usize) % 7 == 0 {
+                            f.skip(q, 1);
+                            continue;
+                        }
+                        let c = f.get_matches(q, &mut out);
+                        let got: Vec<(u32, u32)> =
+                            out[..c].iter().map(|m| (m.len, m.offset)).collect();
+                        let want: Vec<(u32, u32)> = naive_matches(&s, q, nice)
+                            .iter()
+                            .map(|m| (m.len, m.offset))
+                            .collect();
+                        assert_eq!(got, want, "seed {seed} alpha {alpha} nice {nice} q {q}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    use super::*;
+
+    /// Thread CPU time in seconds.
+    fn cpu() -> f64 {
+        let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+        s.split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            * 1e-9
+    }
+
+    /// Build and walk time per byte on the file named by
+    /// `LZMS_BENCH_FILE` (run by hand with --ignored --nocapture).
+    #[test]
+    #[ignore]
+    fn build_speed() {
+        let Some(path) = std::env::var_os("LZMS_BENCH_FILE") else {
+            return;
+        };
+        let Ok(data) = std::fs::read(path) else {
+            return;
+        };
+        for chunk in [131072usize, 8 << 20] {
+            let mut f = LcpFinder::new(chunk, 63);
+            let (mut t1, mut t2, mut t3, mut t4) = (0.0, 0.0, 0.0, 0.0);
+            let mut out = vec![Match::default(); 300];
+            let mut total = 0;
+            for _ in 0..2 {
+                for c in data.chunks(chunk) {
+                    let n = c.len();
+                    let t = cpu();
+                    sais(c, &mut f.iv[..n], 256, &mut f.pd, &mut f.bits);
+                    t1 += cpu() - t;
+                    let t = cpu();
+                    build_lcp(c, &mut f.iv[..n], 63);
+                    t2 += cpu() - t;
+                    let t = cpu();
+                    build_intervals(&mut f.iv[..n], &mut f.pd[..n]);
+                    t3 += cpu() - t;
+                    let t = cpu();
+                    for p in 0..n {
+                        total += f.get_matches(p, &mut out);
+                    }
+                    t4 += cpu() - t;
+                }
+            }
+            let ns = 1e9 / data.len() as f64 / 2.0;
+            eprintln!(
+                "chunk {chunk}: sais {:.1} lcp {:.1} intervals {:.1} walk {:.1} ns/B ({total})",
+                t1 * ns,
+                t2 * ns,
+                t3 * ns,
+                t4 * ns
+            );
+        }
+    }
+}
