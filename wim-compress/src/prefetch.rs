@@ -10,7 +10,6 @@
 
 /// Asks the CPU to bring `slice[index]` into the cache (a no-op off x86-64
 /// and when `index` is out of range).
-#[allow(dead_code)] // until the match finders call it
 #[inline(always)]
 pub(crate) fn prefetch<T>(slice: &[T], index: usize) {
     #[cfg(target_arch = "x86_64")]

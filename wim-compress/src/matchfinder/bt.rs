@@ -208,7 +208,15 @@ impl<
             return;
         }
         let v = win.u32_at(pos);
+        // The next position's slots, fetched while this one is searched.
+        let vn = win.u32_at(pos + 1);
+        crate::prefetch::prefetch(&self.hash4[..], hash(vn, Self::ORDER4) & (H4 - 1));
+        crate::prefetch::prefetch(
+            &self.hash3[..],
+            (hash(vn & 0xff_ffff, Self::ORDER3) * WAYS) & (H3 - 1),
+        );
         if let Some(h2) = &mut self.hash2 {
+            crate::prefetch::prefetch(&h2[..], (vn & 0xffff) as usize);
             let c = std::mem::replace(&mut h2[(v & 0xffff) as usize], cur_p).get();
             if REPORT && c >= base && c < cur {
                 best = 2;

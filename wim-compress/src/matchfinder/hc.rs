@@ -140,6 +140,10 @@ impl<P: Pos, const CAP: usize, const BUF: usize, const H3: usize, const H4: usiz
         let cur = P::new(self.base.wrapping_add(pos as u32));
         let v = self.win.view().u32_at(pos);
         let (hash3, hash4, next) = (&mut *self.hash3, &mut *self.hash4, &mut *self.next);
+        // The next position's slots, fetched while this one is searched.
+        let vn = self.win.view().u32_at(pos + 1);
+        crate::prefetch::prefetch(&hash4[..], hash(vn, Self::ORDER4) & (H4 - 1));
+        crate::prefetch::prefetch(&hash3[..], hash(vn & 0xff_ffff, Self::ORDER3) & (H3 - 1));
         if pos + 4 <= n {
             let h3 = hash(v & 0xff_ffff, Self::ORDER3) & (H3 - 1);
             let h4 = hash(v, Self::ORDER4) & (H4 - 1);

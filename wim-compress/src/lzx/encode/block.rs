@@ -59,6 +59,17 @@ pub(super) fn queue_update(q: &mut Queue, offset: u32) -> usize {
     }
 }
 
+/// [`slot_base`] of every slot, computed once.
+const SLOT_BASE: [u32; MAX_OFFSET_SLOTS + 1] = {
+    let mut t = [0u32; MAX_OFFSET_SLOTS + 1];
+    let mut s = 0;
+    while s <= MAX_OFFSET_SLOTS {
+        t[s] = slot_base(s);
+        s += 1;
+    }
+    t
+};
+
 /// Offset slot of a formatted offset (real offset + 2).
 #[inline(always)]
 pub(super) fn offset_slot(formatted: u32) -> usize {
@@ -175,7 +186,7 @@ impl Coder {
             } else {
                 let f = s.offset + 2;
                 let slot = offset_slot(f);
-                (slot, f - slot_base(slot), extra_bits(slot))
+                (slot, f - SLOT_BASE[slot], extra_bits(slot))
             };
             let len_hdr = (s.len as usize - MIN_MATCH_LEN).min(NUM_PRIMARY_LENS);
             let main_sym = NUM_CHARS + slot * NUM_LEN_HEADERS + len_hdr;

@@ -15,6 +15,9 @@ use super::extend;
 use super::split::{SplitStats, MIN_BLOCK_SIZE, SOFT_MAX_BLOCK_SIZE};
 use crate::matchfinder::{BinaryTrees, Match};
 
+/// Nodes whose queues are kept (a power of two above `MAX_MATCH_LEN`).
+const RING: usize = 512;
+const RING_MASK: usize = RING - 1;
 /// Cost of one bit in the cost model.
 const BIT: u32 = 64;
 /// Match lengths 2..=257.
@@ -40,11 +43,14 @@ pub(super) struct Optimal {
     cache_limit: usize,
     /// Number of cached matches per block position.
     counts: Vec<u32>,
-    // Per node (block position 0..=len): best cost, and the item arriving
-    // there (length 1 = literal; otherwise match length and real offset).
-    nodes: Vec<Node>,
-    /// Recent-offset queue per node, packed (see [`pack`]).
-    queues: Vec<u64>,
+    // Per node (block position 0..=len): best cost so far (`i32::MAX`: not
+    // reached yet), and the item arriving there, `offset << LEN_BITS | len`
+    // (length 1 = literal). Of two equal costs the smaller item wins.
+    node_cost: Vec<i32>,
+    node_item: Vec<u32>,
+    /// Recent-offset queue per node, packed (see [`pack`]), for the last
+    /// [`RING`] nodes (a match reaches back at most `MAX_MATCH_LEN`).
+    queues: Box<[u64; RING]>,
     /// The chosen path, (len, offset) per item, last item first.
     path: Vec<(u32, u32)>,
     // Cost model.
@@ -72,8 +78,9 @@ impl Optimal {
             cache: Vec::with_capacity(cache_limit + NUM_LENS + 8),
             cache_limit,
             counts: Vec::with_capacity(max_block + 1),
-            nodes: vec![Node::default(); max_block + 1],
-            queues: vec![0; max_block + 1],
+            node_cost: vec![0; max_block + 1],
+            node_item: vec![0; max_block + 1],
+            queues: Box::new([0; RING]),
             path: Vec::with_capacity(max_block + 1),
             main_cost: vec![0; MAX_MAIN_SYMS],
             len_cost: [0; NUM_LEN_SYMS],
@@ -89,7 +96,8 @@ impl Optimal {
         let max_block = max_chunk_size.min(SOFT_MAX_BLOCK_SIZE);
         BinaryTrees::memory_usage(max_chunk_size)
             + (max_block * CACHE_PER_POS + NUM_LENS + 8) * std::mem::size_of::<Match>()
-            + (max_block + 1) * (std::mem::size_of::<Node>() + 8 + 8)
+            + (max_block + 1) * (4 + 4 + 4 + 8)
+            + RING * 8
             + (MAX_MAIN_SYMS + MAX_OFFSET_SLOTS * NUM_LENS) * 4
             + std::mem::size_of::<Self>()
     }
@@ -107,7 +115,7 @@ impl Optimal {
     ) {
         let n = data.len();
         self.bt.reset();
-        let max_block = self.nodes.len() - 1;
+        let max_block = self.node_cost.len() - 1;
         let mut pos = 0usize;
         let mut next_search = 0usize;
         while pos < n {
@@ -280,6 +288,10 @@ impl Optimal {
     }
 
     /// The forward dynamic program over the block's positions.
+    ///
+    /// Kept free of data-dependent branches where it can be: a node is one
+    /// `u64` (cost above item), so an offer is a `min`, and each node's
+    /// queue is selected rather than branched to.
     #[inline(never)]
     fn min_cost_path(
         &mut self,
@@ -289,32 +301,36 @@ impl Optimal {
         queue: Queue,
         max_offset: u32,
     ) {
-        let nodes = &mut self.nodes[..len + 1];
-        let queues = &mut self.queues[..len + 1];
-        for n in nodes.iter_mut() {
-            n.cost = u32::MAX;
-        }
-        nodes[0].cost = 0;
+        let (Some(cost), Some(item), Some(block), Some(counts)) = (
+            self.node_cost.get_mut(..len + 1),
+            self.node_item.get_mut(..len + 1),
+            data.get(..start + len),
+            self.counts.get(..len),
+        ) else {
+            return;
+        };
+        cost.fill(i32::MAX);
+        cost[0] = 0;
+        let mut nodes = (&mut *cost, &mut *item);
+        let queues = &mut *self.queues;
         queues[0] = pack(queue);
         let mc = &self.match_cost[..];
         let lit_cost: &[u32; NUM_CHARS] = match self.main_cost.first_chunk::<NUM_CHARS>() {
             Some(c) => c,
             None => return,
         };
-        let Some(block) = data.get(start..start + len) else {
-            return;
-        };
+        let aligned_cost = &self.aligned_cost;
+        let cache = &self.cache[..];
         let mut ci = 0usize; // cache index of the current position's matches
                              // The current node's queue, kept out of memory: reloading the entry
                              // just stored would stall on store forwarding.
         let mut q = pack(queue);
+        // Offsets are below 2^21, so `offset - 1` of 0 is out of range too.
+        let max_off_m1 = max_offset.wrapping_sub(1);
 
-        for i in 0..len {
-            let base = nodes[i].cost;
-            let max_len = (len - i).min(MAX_MATCH_LEN);
-            let count = self.counts.get(i).copied().unwrap_or(0) as usize;
-            let matches = self.cache.get(ci..ci + count).unwrap_or(&[]);
-            ci += count;
+        for (i, &count) in counts.iter().enumerate() {
+            let base = nodes.0[i];
+            let count = count as usize;
             // Absolute position, for offsets reaching before the block.
             let p = start + i;
 
@@ -322,69 +338,67 @@ impl Optimal {
             // skipped, or with nothing found) get no repeat-offset search
             // either: there, it would mostly re-find the long match at
             // every byte.
-            if max_len >= 2 && count > 0 {
+            if count > 0 {
+                let max_len = (len - i).min(MAX_MATCH_LEN);
+                let matches = cache.get(ci..ci + count).unwrap_or(&[]);
+                ci += count;
                 let mut next_len = 2usize;
-                // Recent offsets first, R0 before R1 before R2: each length
-                // is priced with the first (cheapest) source that has it.
-                let reps = unpack(q);
-                // First two bytes of each recent offset, compared without
-                // a branch per offset (an offset reaching before the chunk
-                // reads as a mismatch).
-                let here = pair(data, p);
-                let hit = |o: u32| -> bool {
-                    p.checked_sub(o as usize)
-                        .is_some_and(|b| o != 0 && pair(data, b) == here)
-                };
-                let hits = [hit(reps[0]), hit(reps[1]), hit(reps[2])];
-                if hits[0] | hits[1] | hits[2] {
+                if max_len >= 2 {
+                    // Recent offsets first, R0 before R1 before R2: each
+                    // length is priced with the first (cheapest) source
+                    // that has it. An offset reaching before the chunk
+                    // reads as a mismatch.
+                    let here = pair(block, p);
+                    let reps = unpack(q);
                     for (k, off) in reps.into_iter().enumerate() {
-                        if !hits[k] {
+                        let b = p.wrapping_sub(off as usize);
+                        if b >= p || pair(block, b) != here {
                             continue;
                         }
-                        let l = extend(data, p, p - off as usize, 2, max_len);
+                        let l = extend(block, p, b, 2, max_len);
                         if l < next_len {
                             continue;
                         }
-                        relax(nodes, &mc[k * NUM_LENS..], i, next_len, l, base, off);
+                        relax(&mut nodes, &mc[k * NUM_LENS..], i, next_len, l, base, off);
                         next_len = l + 1;
-                        if next_len > max_len {
-                            break;
-                        }
                     }
                 }
                 // Explicit offsets: for each length, the closest match.
                 for m in matches {
-                    if next_len > max_len {
-                        break;
-                    }
                     let l = (m.len as usize).min(max_len);
-                    if l < next_len || m.offset > max_offset || m.offset == 0 {
+                    if l < next_len || m.offset.wrapping_sub(1) >= max_off_m1 {
                         continue;
                     }
                     let formatted = m.offset + 2;
-                    let slot = offset_slot(formatted);
-                    let mut b = base;
-                    if slot >= MIN_ALIGNED_SLOT {
-                        b += self.aligned_cost[(formatted & 7) as usize];
-                    }
+                    let slot = offset_slot_fast(formatted);
+                    let aligned = aligned_cost[(formatted & 7) as usize];
+                    let b = base
+                        + if slot >= MIN_ALIGNED_SLOT {
+                            aligned as i32
+                        } else {
+                            0
+                        };
                     let Some(row) = mc.get(slot * NUM_LENS..) else {
                         continue;
                     };
-                    relax(nodes, row, i, next_len, l, b, m.offset);
+                    relax(&mut nodes, row, i, next_len, l, b, m.offset);
                     next_len = l + 1;
                 }
             }
 
-            // Literal; ties go to the literal.
-            let c = base + lit_cost[usize::from(block[i])];
-            if c <= nodes[i + 1].cost {
-                nodes[i + 1] = Node { cost: c, item: 1 };
-            } else {
-                let item = nodes[i + 1].item;
-                let ml = (item & LEN_MASK) as usize;
-                q = packed_update(queues[i + 1 - ml], item >> LEN_BITS);
-            }
-            queues[i + 1] = q;
+            // Literal; ties go to the literal (its item, 1, is below every
+            // match's).
+            let lit = base + lit_cost[usize::from(block[p])] as i32;
+            let arrived = nodes.0[i + 1];
+            let item = nodes.1[i + 1];
+            let is_lit = lit <= arrived;
+            nodes.0[i + 1] = lit.min(arrived);
+            nodes.1[i + 1] = if is_lit { 1 } else { item };
+            // The queue after the match that arrives, computed either way.
+            let from = queues[(i + 1).wrapping_sub((item & LEN_MASK) as usize) & RING_MASK];
+            let qm = packed_update(from, item >> LEN_BITS);
+            q = if is_lit { q } else { qm };
+            queues[(i + 1) & RING_MASK] = q;
         }
     }
 
@@ -393,7 +407,7 @@ impl Optimal {
         self.path.clear();
         let mut j = len;
         while j > 0 {
-            let item = self.nodes[j].item;
+            let item = self.node_item[j];
             let l = ((item & LEN_MASK) as usize).clamp(1, j);
             self.path.push((l as u32, item >> LEN_BITS));
             j -= l;
@@ -427,28 +441,48 @@ impl Optimal {
 const LEN_BITS: u32 = 9;
 const LEN_MASK: u32 = (1 << LEN_BITS) - 1;
 
-#[derive(Clone, Copy, Default)]
-struct Node {
-    /// Cheapest cost found so far to reach this position.
-    cost: u32,
-    /// The item arriving there: offset << LEN_BITS | length.
-    item: u32,
+/// [`offset_slot`] without branches for the offsets of chunks up to 256 KiB
+/// (formatted offsets from 2 on).
+#[inline(always)]
+fn offset_slot_fast(formatted: u32) -> usize {
+    if formatted >= 262_144 {
+        return offset_slot(formatted);
+    }
+    let f = formatted | 2;
+    let b = 31 - f.leading_zeros();
+    (2 * b + ((f >> (b - 1)) & 1)) as usize
 }
 
 /// Offers node `i`'s successors `i + lo ..= i + hi` a match at `offset`
 /// costing `base + row[len - 2]`.
 #[inline(always)]
-fn relax(nodes: &mut [Node], row: &[u32], i: usize, lo: usize, hi: usize, base: u32, offset: u32) {
-    let (Some(targets), Some(costs)) = (nodes.get_mut(i + lo..=i + hi), row.get(lo - 2..=hi - 2))
-    else {
+fn relax(
+    nodes: &mut (&mut [i32], &mut [u32]),
+    row: &[u32],
+    i: usize,
+    lo: usize,
+    hi: usize,
+    base: i32,
+    offset: u32,
+) {
+    let n = hi + 1 - lo;
+    let (Some(tc), Some(ti), Some(costs)) = (
+        nodes.0.get_mut(i + lo..).and_then(|t| t.get_mut(..n)),
+        nodes.1.get_mut(i + lo..).and_then(|t| t.get_mut(..n)),
+        row.get(lo - 2..).and_then(|r| r.get(..n)),
+    ) else {
         return;
     };
-    let first = (offset << LEN_BITS) | lo as u32;
-    for (item, (node, &mcost)) in (first..).zip(targets.iter_mut().zip(costs)) {
-        let c = base + mcost;
-        if c < node.cost {
-            *node = Node { cost: c, item };
-        }
+    // Items are below 2^30, so signed comparisons order them too.
+    let first = ((offset << LEN_BITS) | lo as u32) as i32;
+    for k in 0..n {
+        let c = base + costs[k] as i32;
+        let it = first + k as i32;
+        let (t, ot) = (tc[k], ti[k] as i32);
+        // All ones when the offer is better: masks, not a branch.
+        let take = -(((c < t) | ((c == t) & (it < ot))) as i32);
+        tc[k] = (c & take) | (t & !take);
+        ti[k] = ((it & take) | (ot & !take)) as u32;
     }
 }
 
@@ -471,21 +505,22 @@ fn unpack(q: u64) -> Queue {
     ]
 }
 
-/// `block::queue_update` on a packed queue.
+/// `block::queue_update` on a packed queue (selects, no branches).
 #[inline(always)]
 fn packed_update(q: u64, offset: u32) -> u64 {
     let o = u64::from(offset);
     let r0 = q & QUEUE_MASK;
     let r1 = (q >> QUEUE_BITS) & QUEUE_MASK;
     let r2 = (q >> (2 * QUEUE_BITS)) & QUEUE_MASK;
+    let push = o | r0 << QUEUE_BITS | r1 << (2 * QUEUE_BITS);
+    let swap1 = r1 | r0 << QUEUE_BITS | r2 << (2 * QUEUE_BITS);
+    let swap2 = r2 | r1 << QUEUE_BITS | r0 << (2 * QUEUE_BITS);
+    let a = if o == r2 { swap2 } else { push };
+    let b = if o == r1 { swap1 } else { a };
     if o == r0 {
         q
-    } else if o == r1 {
-        r1 | r0 << QUEUE_BITS | r2 << (2 * QUEUE_BITS)
-    } else if o == r2 {
-        r2 | r1 << QUEUE_BITS | r0 << (2 * QUEUE_BITS)
     } else {
-        o | r0 << QUEUE_BITS | r1 << (2 * QUEUE_BITS)
+        b
     }
 }
 
