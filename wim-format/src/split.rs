@@ -75,12 +75,17 @@ pub fn wildcard_match(pattern: &str, name: &str) -> bool {
             s.chars().collect()
         }
     };
-    let (p, n) = (fold(pattern), fold(name));
+    wildcard_chars(&fold(pattern), &fold(name))
+}
+
+/// `*`/`?` matching over characters already case-folded as the caller wants
+/// (also the capture configuration's matcher).
+pub(crate) fn wildcard_chars(p: &[char], n: &[char]) -> bool {
     // Iterative matching with backtracking to the last star.
     let (mut pi, mut ni) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+        if pi < p.len() && p[pi] != '*' && (p[pi] == '?' || p[pi] == n[ni]) {
             pi += 1;
             ni += 1;
         } else if pi < p.len() && p[pi] == '*' {

@@ -11,6 +11,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::split::wildcard_chars;
 
 /// Parsed capture configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -104,27 +105,6 @@ impl CaptureConfig {
     }
 }
 
-fn wildcard(p: &[char], n: &[char]) -> bool {
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) && p[pi] != '*' {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ni));
-            pi += 1;
-        } else if let Some((sp, sn)) = star {
-            pi = sp + 1;
-            ni = sn + 1;
-            star = Some((sp, sn + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
 fn fold(s: &str) -> Vec<char> {
     s.chars().flat_map(char::to_lowercase).collect()
 }
@@ -146,10 +126,10 @@ pub fn pattern_matches(pattern: &str, rel: &str) -> bool {
             && pc
                 .iter()
                 .zip(&rc)
-                .all(|(a, b)| wildcard(&fold(a), &fold(b)))
+                .all(|(a, b)| wildcard_chars(&fold(a), &fold(b)))
     } else {
         let name = rel.rsplit('/').next().unwrap_or(rel);
-        wildcard(&fold(p), &fold(name))
+        wildcard_chars(&fold(p), &fold(name))
     }
 }
 

@@ -23,30 +23,13 @@ fn filetime(secs: i64, nsecs: i64) -> u64 {
 
 fn new_node(name: &str, attributes: u32, md: &std::fs::Metadata, parent: Option<NodeId>) -> Node {
     let mtime = filetime(md.mtime(), md.mtime_nsec());
-    Node {
-        name: name.to_string(),
-        name_utf16: name.encode_utf16().collect(),
-        short_name: String::new(),
-        short_name_utf16: Vec::new(),
-        attributes,
-        security_id: None,
-        times: Times {
-            // wimlib stores the last write time as the creation time on UNIX.
-            creation: mtime,
-            last_access: filetime(md.atime(), md.atime_nsec()),
-            last_write: mtime,
-        },
-        streams: Vec::new(),
-        reparse: None,
-        hard_link_group: 0,
-        unix: None,
-        xattrs: Vec::new(),
-        object_id: None,
-        tagged_items: Vec::new(),
-        unknown_0x54: 0,
-        parent,
-        children: Vec::new(),
-    }
+    let times = Times {
+        // wimlib stores the last write time as the creation time on UNIX.
+        creation: mtime,
+        last_access: filetime(md.atime(), md.atime_nsec()),
+        last_write: mtime,
+    };
+    Node::new(name, attributes, times, parent)
 }
 
 fn unnamed_stream(kind: StreamKind, size: u64) -> Stream {

@@ -106,6 +106,30 @@ pub struct Node {
 }
 
 impl Node {
+    /// A node with a name, attributes, times and a parent, and nothing else
+    /// (no streams, security, links or tags yet).
+    pub fn new(name: &str, attributes: u32, times: Times, parent: Option<NodeId>) -> Node {
+        Node {
+            name: name.to_string(),
+            name_utf16: name.encode_utf16().collect(),
+            short_name: String::new(),
+            short_name_utf16: Vec::new(),
+            attributes,
+            security_id: None,
+            times,
+            streams: Vec::new(),
+            reparse: None,
+            hard_link_group: 0,
+            unix: None,
+            xattrs: Vec::new(),
+            object_id: None,
+            tagged_items: Vec::new(),
+            unknown_0x54: 0,
+            parent,
+            children: Vec::new(),
+        }
+    }
+
     pub fn is_directory(&self) -> bool {
         self.attributes & FILE_ATTRIBUTE_DIRECTORY != 0
     }
@@ -454,23 +478,5 @@ impl Image {
 }
 
 fn empty_root() -> Node {
-    Node {
-        name: String::new(),
-        name_utf16: Vec::new(),
-        short_name: String::new(),
-        short_name_utf16: Vec::new(),
-        attributes: FILE_ATTRIBUTE_DIRECTORY,
-        security_id: None,
-        times: Times::default(),
-        streams: Vec::new(),
-        reparse: None,
-        hard_link_group: 0,
-        unix: None,
-        xattrs: Vec::new(),
-        object_id: None,
-        tagged_items: Vec::new(),
-        unknown_0x54: 0,
-        parent: None,
-        children: Vec::new(),
-    }
+    Node::new("", FILE_ATTRIBUTE_DIRECTORY, Times::default(), None)
 }

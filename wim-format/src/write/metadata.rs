@@ -283,29 +283,12 @@ mod tests {
     use crate::metadata::{Reparse, Stream, Times};
 
     pub(crate) fn node(name: &str, attributes: u32, parent: Option<NodeId>) -> Node {
-        Node {
-            name: name.into(),
-            name_utf16: name.encode_utf16().collect(),
-            short_name: String::new(),
-            short_name_utf16: Vec::new(),
-            attributes,
-            security_id: None,
-            times: Times {
-                creation: 1,
-                last_access: 2,
-                last_write: 3,
-            },
-            streams: Vec::new(),
-            reparse: None,
-            hard_link_group: 0,
-            unix: None,
-            xattrs: Vec::new(),
-            object_id: None,
-            tagged_items: Vec::new(),
-            unknown_0x54: 0,
-            parent,
-            children: Vec::new(),
-        }
+        let times = Times {
+            creation: 1,
+            last_access: 2,
+            last_write: 3,
+        };
+        Node::new(name, attributes, times, parent)
     }
 
     fn stream(name: Option<&str>, hash: u8, kind: StreamKind) -> Stream {
