@@ -1175,25 +1175,7 @@ impl ImageEdit {
         for e in &self.entries {
             let mut node = match e.base.and_then(|b| base.nodes.get(b)) {
                 Some(b) => b.clone(),
-                None => Node {
-                    name: String::new(),
-                    name_utf16: Vec::new(),
-                    short_name: String::new(),
-                    short_name_utf16: Vec::new(),
-                    attributes: 0,
-                    security_id: None,
-                    times: Times::default(),
-                    streams: Vec::new(),
-                    reparse: None,
-                    hard_link_group: 0,
-                    unix: None,
-                    xattrs: Vec::new(),
-                    object_id: None,
-                    tagged_items: Vec::new(),
-                    unknown_0x54: 0,
-                    parent: None,
-                    children: Vec::new(),
-                },
+                None => Node::new("", 0, Times::default(), None),
             };
             let renamed = node.name != e.name;
             node.name = e.name.clone();

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use sha1::{Digest, Sha1};
 use wim_format::header::flags;
-use wim_format::images::MAX_METADATA_SIZE;
+use wim_format::images::{image_with_sizes, metadata_blob};
 use wim_format::{
     Blob, BlobLocation, BlobTable, ChunkTable, Error, Header, Image, ResourceData, Result,
     Sha1Hash, Wim, WimFile,
@@ -181,36 +181,9 @@ impl WimSource {
     /// The directory tree of image `index` (1-based), with stream sizes filled in, as
     /// [`Wim::image`] reads it.
     pub fn image(&self, index: u32) -> Result<Image> {
-        let count = self.image_count();
-        if index == 0 || index > count {
-            return Err(Error::NoSuchImage { index, count });
-        }
-        let blob = *self
-            .blob_table
-            .metadata_blobs()
-            .nth(index as usize - 1)
-            .ok_or(Error::InvalidMetadata {
-                what: "the blob table lists no metadata resource for this image",
-                offset: 0,
-            })?;
-        if blob.size > MAX_METADATA_SIZE {
-            return Err(Error::ImplausibleSize {
-                what: "metadata resource size",
-                size: blob.size,
-            });
-        }
+        let blob = *metadata_blob(&self.blob_table, self.image_count(), index)?;
         let buf = self.read_verified(&blob)?;
-        let mut image = Image::parse(&buf)?;
-        for node in &mut image.nodes {
-            for s in &mut node.streams {
-                s.size = if s.is_empty_hash() {
-                    Some(0)
-                } else {
-                    self.blob_table.get(&s.hash).map(|b| b.size)
-                };
-            }
-        }
-        Ok(image)
+        image_with_sizes(&buf, &self.blob_table)
     }
 
     /// The whole data of `blob`, its SHA-1 checked.
