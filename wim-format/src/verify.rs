@@ -112,7 +112,12 @@ pub fn scan_health(
     // Largest first, so that a big resource does not start last and run alone.
     tasks.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
     pool.install(|| {
-        tasks.par_iter().for_each(|(_, t)| scan.run(t));
+        // One task per job: rayon's default splitting stops at a few leaves per thread,
+        // and a thread whose leaf holds the largest tasks would then finish alone.
+        tasks
+            .par_iter()
+            .with_max_len(1)
+            .for_each(|(_, t)| scan.run(t));
     });
     let mut results = scan.results.into_inner().unwrap_or_else(|e| e.into_inner());
     results.sort_by_key(|(i, _)| *i);
@@ -562,7 +567,7 @@ pub fn for_each_blob_parallel(
         work.push(g);
     }
     pool.install(|| {
-        work.par_iter().for_each(|g| {
+        work.par_iter().with_max_len(1).for_each(|g| {
             let mut reader = wim.reader();
             for &k in g {
                 f(k, reader.read_blob(blobs[k]));

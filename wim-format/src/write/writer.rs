@@ -575,6 +575,7 @@ impl WimWriter {
         let hashes: Vec<Sha1Hash> = codec.install(|| {
             blobs
                 .par_iter()
+                .with_max_len(1)
                 .map(|b| if b.size() == 0 { Ok([0; 20]) } else { b.hash() })
                 .collect::<Result<Vec<_>>>()
         })?;
