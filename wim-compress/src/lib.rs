@@ -123,4 +123,15 @@ impl Compressor {
             Self::Lzms(c) => c.compress(input, output),
         }
     }
+
+    /// [`compress`](Self::compress) of a chunk the caller lets the compressor
+    /// modify while it works: the output is the same, `data` holds its original
+    /// bytes again on return, and LZMS needs no copy of the chunk (one byte per
+    /// byte less memory).
+    pub fn compress_in_place(&mut self, data: &mut [u8], output: &mut [u8]) -> Option<usize> {
+        match self {
+            Self::Lzms(c) => c.compress_in_place(data, output),
+            other => other.compress(data, output),
+        }
+    }
 }

@@ -160,7 +160,23 @@ impl CompressorPool {
 
     /// The compressed chunk, or `None` when it does not shrink (store it raw).
     pub fn compress(&self, input: &[u8]) -> Option<Vec<u8>> {
-        if input.len() < 2 {
+        self.with_compressor(input.len(), |c, out| c.compress(input, out))
+    }
+
+    /// [`compress`](Self::compress), the compressor working on `data` in place
+    /// (its bytes are the same again on return).
+    pub fn compress_in_place(&self, data: &mut [u8]) -> Option<Vec<u8>> {
+        self.with_compressor(data.len(), |c, out| c.compress_in_place(data, out))
+    }
+
+    /// Runs `f` with a free compressor and an output buffer one byte shorter than
+    /// the `len`-byte input.
+    fn with_compressor(
+        &self,
+        len: usize,
+        f: impl FnOnce(&mut Compressor, &mut [u8]) -> Option<usize>,
+    ) -> Option<Vec<u8>> {
+        if len < 2 {
             return None;
         }
         let taken = self.free.lock().map(|mut f| f.pop()).unwrap_or(None);
@@ -168,13 +184,13 @@ impl CompressorPool {
             Some(c) => c,
             None => Compressor::new(self.codec, self.chunk_size, self.level).ok()?,
         };
-        let mut out = vec![0u8; input.len() - 1];
-        let r = c.compress(input, &mut out);
+        let mut out = vec![0u8; len - 1];
+        let r = f(&mut c, &mut out);
         if let Ok(mut f) = self.free.lock() {
             f.push(c);
         }
         let n = r?;
-        if n == 0 || n >= input.len() {
+        if n == 0 || n >= len {
             return None;
         }
         out.truncate(n);
@@ -227,10 +243,14 @@ impl ChunkCodec {
         self.pool.is_some()
     }
 
-    /// Chunks compressed together at most.
+    /// Chunks compressed together at most: enough for every thread, and for small
+    /// chunks a few per thread so that uneven chunks even out; chunks as large as the
+    /// window (solid ones) one per thread, as each holds a compressor of several
+    /// bytes per byte.
     pub fn window_chunks(&self) -> usize {
         let by_bytes = WINDOW_BYTES / self.chunk_size.max(1) as usize;
-        by_bytes.max(2 * self.nthreads).max(1)
+        let per_thread = if by_bytes == 0 { 1 } else { 2 };
+        by_bytes.max(per_thread * self.nthreads).max(1)
     }
 
     /// Compresses every chunk, in parallel.
@@ -241,8 +261,35 @@ impl ChunkCodec {
         if chunks.len() == 1 || self.nthreads == 1 {
             return chunks.iter().map(|c| pool.compress(c)).collect();
         }
-        self.threads
-            .install(|| chunks.par_iter().map(|c| pool.compress(c)).collect())
+        // One chunk per job, so that no thread is left with a run of slow chunks.
+        self.threads.install(|| {
+            chunks
+                .par_iter()
+                .with_max_len(1)
+                .map(|c| pool.compress(c))
+                .collect()
+        })
+    }
+
+    /// [`compress_all`](Self::compress_all) of chunks the compressors may modify
+    /// while they work (restored on return), which spares LZMS a copy of each.
+    pub fn compress_all_in_place(&self, chunks: &mut [Vec<u8>]) -> Vec<Option<Vec<u8>>> {
+        let Some(pool) = &self.pool else {
+            return vec![None; chunks.len()];
+        };
+        if chunks.len() == 1 || self.nthreads == 1 {
+            return chunks
+                .iter_mut()
+                .map(|c| pool.compress_in_place(c))
+                .collect();
+        }
+        self.threads.install(|| {
+            chunks
+                .par_iter_mut()
+                .with_max_len(1)
+                .map(|c| pool.compress_in_place(c))
+                .collect()
+        })
     }
 
     pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
@@ -409,7 +456,10 @@ impl<'c> StreamWriter<'c> {
             });
         }
         self.received += data.len() as u64;
-        self.hasher.update(data);
+        // A solid resource's own hash is never used; its blobs are hashed outside.
+        if !self.solid {
+            self.hasher.update(data);
+        }
         if self.raw {
             return out.write(data);
         }
@@ -435,9 +485,8 @@ impl<'c> StreamWriter<'c> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let refs: Vec<&[u8]> = self.pending.iter().map(Vec::as_slice).collect();
-        let compressed = self.codec.compress_all(&refs);
-        for (c, raw) in compressed.iter().zip(&refs) {
+        let compressed = self.codec.compress_all_in_place(&mut self.pending);
+        for (c, raw) in compressed.iter().zip(&self.pending) {
             let bytes = c.as_deref().unwrap_or(raw);
             out.write(bytes)?;
             self.sizes.push(bytes.len() as u64);
@@ -447,7 +496,8 @@ impl<'c> StreamWriter<'c> {
     }
 
     /// Completes the resource: fills in its table (and solid header). Returns where it
-    /// is and the SHA-1 of its data. Fails if fewer bytes came than announced.
+    /// is and the SHA-1 of its data (zeros for a solid resource, which is not hashed).
+    /// Fails if fewer bytes came than announced.
     pub fn finish(mut self, out: &mut Out) -> Result<(ResourceHeader, Sha1Hash)> {
         if self.received != self.size {
             return Err(Error::ImplausibleSize {

@@ -571,21 +571,49 @@ impl WimWriter {
         progress: WriteProgress<'_>,
     ) -> Result<Vec<Sha1Hash>> {
         let codec = self.solid_codec.as_ref().expect("solid codec");
-        // Hash first (in parallel), so that duplicates never enter the solid stream.
-        let hashes: Vec<Sha1Hash> = codec.install(|| {
+        // Duplicates must never enter the solid stream, so a blob is hashed before
+        // it is streamed when another blob of the same size exists, here or in the
+        // WIM; the others (most, in a typical tree) cannot be duplicates and are
+        // hashed once, as they are streamed.
+        let mut size_count: HashMap<u64, u32> = HashMap::new();
+        for b in blobs.iter().filter(|b| b.size() > 0) {
+            *size_count.entry(b.size()).or_default() += 1;
+        }
+        for e in &self.entries {
+            let size = match e.loc {
+                Loc::Res(r, _) => r.uncompressed_size,
+                Loc::Solid { size, .. } => size,
+            };
+            if let Some(c) = size_count.get_mut(&size) {
+                *c += 1;
+            }
+        }
+        let ahead = |b: &BlobData| size_count.get(&b.size()).is_some_and(|&c| c > 1);
+        let early: Vec<Option<Sha1Hash>> = codec.install(|| {
             blobs
                 .par_iter()
                 .with_max_len(1)
-                .map(|b| if b.size() == 0 { Ok([0; 20]) } else { b.hash() })
+                .map(|b| {
+                    if ahead(b) {
+                        b.hash().map(Some)
+                    } else {
+                        Ok(None)
+                    }
+                })
                 .collect::<Result<Vec<_>>>()
         })?;
         let mut chosen = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        for (i, h) in hashes.iter().enumerate() {
-            if *h != [0; 20] && !self.by_hash.contains_key(h) && seen.insert(*h) {
-                chosen.push(i);
+        for (i, b) in blobs.iter().enumerate() {
+            if b.size() == 0 {
+                continue;
+            }
+            match early[i] {
+                Some(h) if self.by_hash.contains_key(&h) || !seen.insert(h) => {}
+                _ => chosen.push(i),
             }
         }
+        let mut hashes: Vec<Sha1Hash> = early.iter().map(|h| h.unwrap_or([0; 20])).collect();
         let size: u64 = chosen.iter().map(|&i| blobs[i].size()).sum();
         if size == 0 {
             progress(total, total);
@@ -618,7 +646,7 @@ impl WimWriter {
                 }
             }
             let got: Sha1Hash = h.finalize().into();
-            if got != hashes[i] {
+            if early[i].is_some_and(|e| e != got) {
                 let path = match b {
                     BlobData::File { path, .. } => path.clone(),
                     BlobData::Bytes(_) => PathBuf::new(),
@@ -630,7 +658,8 @@ impl WimWriter {
                 }
                 .with_path(path));
             }
-            placed.push((hashes[i], offset, b.size()));
+            hashes[i] = got;
+            placed.push((got, offset, b.size()));
             offset += b.size();
             progress(offset, total);
         }
@@ -1077,4 +1106,78 @@ fn read_exact_at(f: &File, mut buf: &mut [u8], mut at: u64) -> std::io::Result<(
         at += n as u64;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::file::WimFile;
+
+    fn bytes(len: usize, seed: u8) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3] ^ seed)
+            .collect()
+    }
+
+    /// Solid streams hold each content once: duplicates within a batch, and
+    /// duplicates of blobs already in the WIM, are found although only blobs of
+    /// equal size are hashed before streaming.
+    #[test]
+    fn solid_streams_store_each_content_once() {
+        let dir = std::env::temp_dir().join(format!("wimkit-solid-dedupe-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.esd");
+        let mut opts = WriteOptions::recovery();
+        opts.solid_chunk_size = Some(1 << 16);
+        opts.threads = Some(2);
+        let (a, b, c) = (bytes(100_000, 1), bytes(70_000, 2), bytes(100_000, 3));
+        let mut w = WimWriter::create(&path, &opts).unwrap();
+        let first = [
+            BlobData::Bytes(a.clone()),
+            BlobData::Bytes(b.clone()),
+            BlobData::Bytes(a.clone()),
+            BlobData::Bytes(c.clone()),
+            BlobData::Bytes(Vec::new()),
+        ];
+        let h = w.add_blobs(&first, &mut |_, _| {}).unwrap();
+        assert_eq!(h[0], sha1(&a));
+        assert_eq!(h[0], h[2]);
+        assert_eq!(h[1], sha1(&b));
+        assert_eq!(h[3], sha1(&c));
+        assert_eq!(h[4], [0; 20]);
+        // A second stream: `b` again (a unique size in this batch, but the WIM has it).
+        let d = bytes(5_000, 4);
+        let h2 = w
+            .add_blobs(
+                &[BlobData::Bytes(b.clone()), BlobData::Bytes(d.clone())],
+                &mut |_, _| {},
+            )
+            .unwrap();
+        assert_eq!(h2, vec![sha1(&b), sha1(&d)]);
+        w.finish().unwrap();
+
+        let file = WimFile::open(&path).unwrap();
+        let wim = file.wim().unwrap();
+        let solid: Vec<u64> = wim
+            .blob_table
+            .solid_resources
+            .iter()
+            .map(|s| s.header.uncompressed_size)
+            .collect();
+        assert_eq!(solid, vec![270_000, 5_000]);
+        let data: Vec<&Blob> = wim
+            .blob_table
+            .blobs
+            .iter()
+            .filter(|b| !b.is_metadata)
+            .collect();
+        assert_eq!(data.len(), 4);
+        let mut reader = wim.reader();
+        for blob in data {
+            let got = reader.read_blob(blob).unwrap();
+            assert_eq!(sha1(&got), blob.hash);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

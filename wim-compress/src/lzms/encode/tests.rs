@@ -280,3 +280,29 @@ fn memory_usage_is_about_nine_bytes_per_byte() {
         assert!((lo..hi).contains(&m), "{n}: {m}");
     }
 }
+
+#[test]
+fn in_place_matches_copying_and_restores_the_chunk() {
+    let mut enc = LzmsEncoder::new(1 << 18, 50).unwrap();
+    for (k, data) in [
+        x86_like(200_000, 31),
+        x86_like(70_000, 32),
+        text(100_000, 33),
+        random(5_000, 34),
+        structured(1 << 18, 35),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut o1 = vec![0u8; data.len() - 1];
+        let mut o2 = vec![0u8; data.len() - 1];
+        let n1 = enc.compress(&data, &mut o1);
+        let mut work = data.clone();
+        let n2 = enc.compress_in_place(&mut work, &mut o2);
+        assert_eq!(n1, n2, "case {k}");
+        if let Some(n) = n1 {
+            assert_eq!(o1[..n], o2[..n], "case {k}");
+        }
+        assert!(work == data, "case {k}: chunk not restored");
+    }
+}
