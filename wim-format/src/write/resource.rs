@@ -315,7 +315,35 @@ pub fn write_buffers(
     datas: &[&[u8]],
     raw: bool,
 ) -> Result<Vec<ResourceHeader>> {
-    if raw || !codec.is_compressed() {
+    let compressed = if raw {
+        Vec::new()
+    } else {
+        compress_buffers(codec, datas)
+    };
+    write_compressed(out, codec, datas, &compressed)
+}
+
+/// The compressed chunks of `datas` (`None`: that chunk stays raw), for
+/// [`write_compressed`]; empty when the codec stores everything.
+pub fn compress_buffers(codec: &ChunkCodec, datas: &[&[u8]]) -> Vec<Option<Vec<u8>>> {
+    if !codec.is_compressed() {
+        return Vec::new();
+    }
+    let cs = codec.chunk_size as usize;
+    let chunks: Vec<&[u8]> = datas.iter().flat_map(|d| d.chunks(cs)).collect();
+    codec.compress_all(&chunks)
+}
+
+/// Writes each of `datas` as a resource from its chunks `compressed` (as
+/// [`compress_buffers`] gave them; empty: stored as is), stored whole when
+/// compression does not make it smaller.
+pub fn write_compressed(
+    out: &mut Out,
+    codec: &ChunkCodec,
+    datas: &[&[u8]],
+    compressed: &[Option<Vec<u8>>],
+) -> Result<Vec<ResourceHeader>> {
+    if compressed.is_empty() {
         let mut v = Vec::with_capacity(datas.len());
         for d in datas {
             v.push(write_stored(out, d)?);
@@ -323,14 +351,19 @@ pub fn write_buffers(
         return Ok(v);
     }
     let cs = codec.chunk_size as usize;
-    let chunks: Vec<&[u8]> = datas.iter().flat_map(|d| d.chunks(cs)).collect();
-    let compressed = codec.compress_all(&chunks);
     let mut at = 0;
     let mut v = Vec::with_capacity(datas.len());
     for d in datas {
         let n = d.len().div_ceil(cs);
-        let parts: Vec<&[u8]> = (0..n)
-            .map(|i| compressed[at + i].as_deref().unwrap_or(chunks[at + i]))
+        let parts: Vec<&[u8]> = d
+            .chunks(cs)
+            .enumerate()
+            .map(|(k, raw)| {
+                compressed
+                    .get(at + k)
+                    .and_then(Option::as_deref)
+                    .unwrap_or(raw)
+            })
             .collect();
         at += n;
         let entry = chunk_entry_size(d.len() as u64) as usize;

@@ -27,7 +27,9 @@ use crate::solid::SOLID_RESOURCE_MAGIC;
 use crate::xml::Element;
 
 use super::metadata::metadata_bytes;
-use super::resource::{pump, write_buffer, write_buffers, ChunkCodec, Out, StreamWriter};
+use super::resource::{
+    compress_buffers, pump, write_buffer, write_compressed, ChunkCodec, Out, StreamWriter,
+};
 use super::xml::{now_filetime, wim_element, xml_bytes};
 
 /// Default chunk size of XPRESS and LZX WIMs.
@@ -174,17 +176,20 @@ impl BlobData {
         match self {
             Self::Bytes(b) => Ok(b.clone()),
             Self::File { path, size, .. } => {
-                let mut f = self.open()?;
+                use std::io::Read;
+                let f = self.open()?;
+                // Straight into the blob's buffer: no zeroing, no bounce buffer.
                 let mut v = Vec::with_capacity(*size as usize);
-                pump(
-                    &mut f,
-                    *size,
-                    |b| {
-                        v.extend_from_slice(b);
-                        Ok(())
-                    },
-                    |e| Error::access("read", e).with_path(path),
-                )?;
+                f.take(*size)
+                    .read_to_end(&mut v)
+                    .map_err(|e| Error::access("read", &e).with_path(path))?;
+                if v.len() as u64 != *size {
+                    let e = std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the file became shorter while it was read",
+                    );
+                    return Err(Error::access("read", &e).with_path(path));
+                }
                 Ok(v)
             }
         }
@@ -491,61 +496,88 @@ impl WimWriter {
         }
         let mut hashes = vec![[0u8; 20]; blobs.len()];
         let mut done = 0u64;
-        let mut batch: Vec<(usize, Vec<u8>)> = Vec::new();
+        // Small blobs go in batches: while the workers compress one batch they also
+        // read and hash the next, so that no core waits on the reading (the main
+        // thread only deduplicates and writes). Large blobs are streamed after.
+        let mut batches: Vec<Vec<usize>> = Vec::new();
+        let mut large = Vec::new();
         let mut batch_bytes = 0u64;
         for (i, b) in blobs.iter().enumerate() {
             let size = b.size();
             if size == 0 {
                 continue;
             }
-            if size <= SMALL_BLOB {
-                let data = b.read_all()?;
-                let h = sha1(&data);
-                hashes[i] = h;
-                if self.by_hash.contains_key(&h) || batch.iter().any(|(j, _)| hashes[*j] == h) {
-                    done += size;
-                    progress(done, total);
-                    continue;
-                }
-                batch_bytes += size;
-                batch.push((i, data));
-                if batch_bytes >= BATCH_BYTES {
-                    done += batch_bytes;
-                    self.flush_batch(blobs, &mut batch, &hashes)?;
-                    batch_bytes = 0;
-                    progress(done, total);
-                }
+            if size > SMALL_BLOB {
+                large.push(i);
                 continue;
             }
-            let h = self.stream_blob(b)?;
-            hashes[i] = h;
-            done += size;
-            progress(done, total);
-        }
-        done += batch_bytes;
-        self.flush_batch(blobs, &mut batch, &hashes)?;
-        progress(done, total);
-        Ok(hashes)
-    }
-
-    fn flush_batch(
-        &mut self,
-        blobs: &[BlobData],
-        batch: &mut Vec<(usize, Vec<u8>)>,
-        hashes: &[Sha1Hash],
-    ) -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let (raw, packed): (Vec<_>, Vec<_>) = batch.drain(..).partition(|(i, _)| blobs[*i].raw());
-        for (group, is_raw) in [(packed, false), (raw, true)] {
-            let datas: Vec<&[u8]> = group.iter().map(|(_, d)| d.as_slice()).collect();
-            let res = write_buffers(&mut self.out, &self.codec, &datas, is_raw)?;
-            for ((i, _), r) in group.iter().zip(res) {
-                self.insert(hashes[*i], Loc::Res(r, 1), 0);
+            if batches.is_empty() || batch_bytes >= BATCH_BYTES {
+                batches.push(Vec::new());
+                batch_bytes = 0;
+            }
+            batch_bytes += size;
+            if let Some(last) = batches.last_mut() {
+                last.push(i);
             }
         }
-        Ok(())
+        let read = |batch: &[usize]| -> Result<Vec<(usize, Vec<u8>, Sha1Hash)>> {
+            batch
+                .par_iter()
+                .with_max_len(1)
+                .map(|&i| {
+                    let data = blobs[i].read_all()?;
+                    let h = sha1(&data);
+                    Ok((i, data, h))
+                })
+                .collect()
+        };
+        let mut next = match batches.first() {
+            Some(first) => Some(self.codec.install(|| read(first))?),
+            None => None,
+        };
+        for k in 0..batches.len() {
+            let Some(current) = next.take() else {
+                break;
+            };
+            let mut seen = std::collections::HashSet::new();
+            let mut keep: Vec<(usize, Vec<u8>)> = Vec::new();
+            for (i, data, h) in current {
+                hashes[i] = h;
+                done += data.len() as u64;
+                if !self.by_hash.contains_key(&h) && seen.insert(h) {
+                    keep.push((i, data));
+                }
+            }
+            let (raw, packed): (Vec<_>, Vec<_>) =
+                keep.into_iter().partition(|(i, _)| blobs[*i].raw());
+            let packed_data: Vec<&[u8]> = packed.iter().map(|(_, d)| d.as_slice()).collect();
+            let following = batches.get(k + 1);
+            let codec = &self.codec;
+            let (compressed, read_next) = codec.install(|| {
+                rayon::join(
+                    || compress_buffers(codec, &packed_data),
+                    || following.map(|b| read(b)),
+                )
+            });
+            let res = write_compressed(&mut self.out, &self.codec, &packed_data, &compressed)?;
+            for ((i, _), r) in packed.iter().zip(res) {
+                self.insert(hashes[*i], Loc::Res(r, 1), 0);
+            }
+            let raw_data: Vec<&[u8]> = raw.iter().map(|(_, d)| d.as_slice()).collect();
+            let res = write_compressed(&mut self.out, &self.codec, &raw_data, &[])?;
+            for ((i, _), r) in raw.iter().zip(res) {
+                self.insert(hashes[*i], Loc::Res(r, 1), 0);
+            }
+            progress(done, total);
+            next = read_next.transpose()?;
+        }
+        for i in large {
+            hashes[i] = self.stream_blob(&blobs[i])?;
+            done += blobs[i].size();
+            progress(done, total);
+        }
+        progress(done, total);
+        Ok(hashes)
     }
 
     /// Writes a large blob as it is read; drops it again if its hash was known.
