@@ -479,6 +479,47 @@ impl<'c> StreamWriter<'c> {
         self.received
     }
 
+    /// Whether the data is stored as is (then only [`push`](Self::push) adds data).
+    pub fn is_raw(&self) -> bool {
+        self.raw
+    }
+
+    /// Adds whole chunks (each of the chunk size but the resource's last) to a
+    /// non-solid compressed resource: hashes and compresses them on the workers while
+    /// `also` runs beside them (the caller reads the next chunks there), writes them,
+    /// and returns what `also` returned. Not to be mixed with [`push`](Self::push).
+    pub fn push_chunks<R: Send>(
+        &mut self,
+        out: &mut Out,
+        chunks: Vec<Vec<u8>>,
+        also: impl FnOnce() -> R + Send,
+    ) -> Result<R> {
+        debug_assert!(!self.raw && !self.solid && self.cur.is_empty() && self.pending.is_empty());
+        let bytes: u64 = chunks.iter().map(|c| c.len() as u64).sum();
+        if self.received + bytes > self.size {
+            return Err(Error::ImplausibleSize {
+                what: "data beyond the size announced for a resource",
+                size: self.received + bytes,
+            });
+        }
+        self.received += bytes;
+        let codec = self.codec;
+        let hasher = &mut self.hasher;
+        let refs: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
+        let ((), (compressed, r)) = codec.install(|| {
+            rayon::join(
+                || refs.iter().for_each(|c| hasher.update(c)),
+                || rayon::join(|| codec.compress_all(&refs), also),
+            )
+        });
+        for (c, raw) in compressed.iter().zip(&refs) {
+            let bytes = c.as_deref().unwrap_or(raw);
+            out.write(bytes)?;
+            self.sizes.push(bytes.len() as u64);
+        }
+        Ok(r)
+    }
+
     /// Hashes the bytes of the blob being added (solid streams: every blob is hashed by
     /// its own [`Sha1`] outside; this hashes the whole stream).
     pub fn push(&mut self, out: &mut Out, mut data: &[u8]) -> Result<()> {

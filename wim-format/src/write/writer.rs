@@ -582,11 +582,37 @@ impl WimWriter {
 
     /// Writes a large blob as it is read; drops it again if its hash was known.
     fn stream_blob(&mut self, b: &BlobData) -> Result<Sha1Hash> {
+        if let BlobData::Bytes(d) = b {
+            let h = sha1(d);
+            if !self.by_hash.contains_key(&h) {
+                let r = write_buffer(&mut self.out, &self.codec, d, false)?;
+                self.insert(h, Loc::Res(r, 1), 0);
+            }
+            return Ok(h);
+        }
         let mut f = b.open()?;
         let start = self.out.pos();
         let mut s = StreamWriter::begin(&mut self.out, &self.codec, b.size(), false, b.raw())?;
         let out = &mut self.out;
-        pump(&mut f, b.size(), |d| s.push(out, d), b.read_err())?;
+        if s.is_raw() {
+            pump(&mut f, b.size(), |d| s.push(out, d), b.read_err())?;
+        } else {
+            // Window by window, the next read while this one is hashed and compressed.
+            let cs = self.codec.chunk_size as usize;
+            let window = (self.codec.window_chunks() * cs) as u64;
+            let mut left = b.size();
+            let read = |f: &mut File, left: &mut u64| -> Result<Vec<Vec<u8>>> {
+                let n = (*left).min(window);
+                *left -= n;
+                read_chunks(f, n, cs).map_err(|e| b.read_err()(&e))
+            };
+            let mut next = read(&mut f, &mut left)?;
+            while !next.is_empty() {
+                let f = &mut f;
+                let left = &mut left;
+                next = s.push_chunks(out, next, || read(f, left))??;
+            }
+        }
         let (res, h) = s.finish(&mut self.out)?;
         if self.by_hash.contains_key(&h) {
             self.out.seek(start)?;
@@ -1140,6 +1166,27 @@ fn read_exact_at(f: &File, mut buf: &mut [u8], mut at: u64) -> std::io::Result<(
     Ok(())
 }
 
+/// Reads `n` bytes of `f` as chunks of `cs` bytes (the last may be shorter).
+fn read_chunks(f: &mut File, n: u64, cs: usize) -> std::io::Result<Vec<Vec<u8>>> {
+    use std::io::Read;
+    let mut chunks = Vec::with_capacity((n as usize).div_ceil(cs.max(1)));
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(cs as u64);
+        let mut c = Vec::with_capacity(k as usize);
+        (&mut *f).take(k).read_to_end(&mut c)?;
+        if (c.len() as u64) < k {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file became shorter while it was read",
+            ));
+        }
+        left -= k;
+        chunks.push(c);
+    }
+    Ok(chunks)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1210,6 +1257,71 @@ mod tests {
             let got = reader.read_blob(blob).unwrap();
             assert_eq!(sha1(&got), blob.hash);
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Large blobs (streamed window by window, from files and from memory) and
+    /// their duplicates, next to small ones.
+    #[test]
+    fn large_blobs_stream_in_windows() {
+        let dir = std::env::temp_dir().join(format!("wimkit-large-blobs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.wim");
+        let mut opts = WriteOptions::new(Compression::Xpress);
+        opts.threads = Some(2);
+        // Over two 16 MiB windows, and not a whole number of chunks.
+        let big: Vec<u8> = bytes(37 << 20, 7).iter().map(|b| b & 0x0f).collect();
+        let file = dir.join("big");
+        std::fs::write(&file, &big).unwrap();
+        let from_file = || BlobData::File {
+            path: file.clone(),
+            size: big.len() as u64,
+            raw: false,
+        };
+        let mut mem = bytes(6 << 20, 8);
+        mem.truncate((6 << 20) - 5);
+        let blobs = [
+            from_file(),
+            BlobData::Bytes(bytes(1000, 9)),
+            from_file(),
+            BlobData::Bytes(mem.clone()),
+            BlobData::Bytes(big.clone()),
+        ];
+        let mut w = WimWriter::create(&path, &opts).unwrap();
+        let h = w.add_blobs(&blobs, &mut |_, _| {}).unwrap();
+        assert_eq!(h[0], sha1(&big));
+        assert_eq!(h[2], h[0]);
+        assert_eq!(h[4], h[0]);
+        assert_eq!(h[3], sha1(&mem));
+        // A file that shrank since it was scanned is an error that names it.
+        let shrunk = BlobData::File {
+            path: file.clone(),
+            size: big.len() as u64 + 10,
+            raw: false,
+        };
+        let e = w.add_blobs(&[shrunk], &mut |_, _| {}).unwrap_err();
+        assert!(e.to_string().contains("big"), "{e}");
+        drop(w);
+
+        let mut w = WimWriter::create(&path, &opts).unwrap();
+        w.add_blobs(&blobs, &mut |_, _| {}).unwrap();
+        w.finish().unwrap();
+        let f = WimFile::open(&path).unwrap();
+        let wim = f.wim().unwrap();
+        let data: Vec<&Blob> = wim
+            .blob_table
+            .blobs
+            .iter()
+            .filter(|b| !b.is_metadata)
+            .collect();
+        assert_eq!(data.len(), 3);
+        let mut reader = wim.reader();
+        for blob in data {
+            let got = reader.read_blob(blob).unwrap();
+            assert_eq!(sha1(&got), blob.hash);
+        }
+        assert!(std::fs::metadata(&path).unwrap().len() < (30 << 20));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
