@@ -21,6 +21,8 @@ use crate::solid::{SolidHeader, SOLID_HEADER_SIZE, SOLID_RESOURCE_MAGIC};
 /// Bytes of uncompressed chunks kept in flight at least (more with many threads or big
 /// chunks: at least two chunks per thread).
 const WINDOW_BYTES: usize = 16 << 20;
+/// Chunks up to this size are compressed into a buffer kept with the compressor.
+const SMALL_CHUNK_BUFFER: usize = 4 << 20;
 
 /// Bytes buffered before a write to the file.
 const OUT_BUFFER: usize = 1 << 20;
@@ -138,7 +140,9 @@ pub struct CompressorPool {
     codec: Codec,
     chunk_size: usize,
     level: u32,
-    free: Mutex<Vec<Compressor>>,
+    /// Idle compressors, each with its output buffer (kept, so that no chunk pays
+    /// for zeroing a new one).
+    free: Mutex<Vec<(Compressor, Vec<u8>)>>,
 }
 
 impl CompressorPool {
@@ -154,7 +158,7 @@ impl CompressorPool {
             codec,
             chunk_size: chunk_size as usize,
             level,
-            free: Mutex::new(vec![c]),
+            free: Mutex::new(vec![(c, Vec::new())]),
         })
     }
 
@@ -180,21 +184,38 @@ impl CompressorPool {
             return None;
         }
         let taken = self.free.lock().map(|mut f| f.pop()).unwrap_or(None);
-        let mut c = match taken {
-            Some(c) => c,
-            None => Compressor::new(self.codec, self.chunk_size, self.level).ok()?,
+        let (mut c, mut out) = match taken {
+            Some(t) => t,
+            None => (
+                Compressor::new(self.codec, self.chunk_size, self.level).ok()?,
+                Vec::new(),
+            ),
         };
-        let mut out = vec![0u8; len - 1];
-        let r = f(&mut c, &mut out);
+        let result = if len - 1 > SMALL_CHUNK_BUFFER {
+            // Large (solid) chunks: a fresh buffer, whose untouched pages cost
+            // nothing, handed on as it is.
+            let mut big = vec![0u8; len - 1];
+            match f(&mut c, &mut big) {
+                Some(n) if n > 0 && n < len => {
+                    big.truncate(n);
+                    Some(big)
+                }
+                _ => None,
+            }
+        } else {
+            // Small ones: the compressor's buffer, so that no chunk pays for zeroing.
+            if out.len() < len - 1 {
+                out.resize(len - 1, 0);
+            }
+            match f(&mut c, &mut out[..len - 1]) {
+                Some(n) if n > 0 && n < len => Some(out[..n].to_vec()),
+                _ => None,
+            }
+        };
         if let Ok(mut f) = self.free.lock() {
-            f.push(c);
+            f.push((c, out));
         }
-        let n = r?;
-        if n == 0 || n >= len {
-            return None;
-        }
-        out.truncate(n);
-        Some(out)
+        result
     }
 }
 
