@@ -1198,6 +1198,22 @@ mod tests {
             .collect()
     }
 
+    /// The WIM has `count` data blobs, each reading back to its hash.
+    fn check_data_blobs(wim: &crate::read::Wim<'_>, count: usize) {
+        let data: Vec<&Blob> = wim
+            .blob_table
+            .blobs
+            .iter()
+            .filter(|b| !b.is_metadata)
+            .collect();
+        assert_eq!(data.len(), count);
+        let mut reader = wim.reader();
+        for blob in data {
+            let got = reader.read_blob(blob).unwrap();
+            assert_eq!(sha1(&got), blob.hash);
+        }
+    }
+
     /// Solid streams hold each content once: duplicates within a batch, and
     /// duplicates of blobs already in the WIM, are found although only blobs of
     /// equal size are hashed before streaming.
@@ -1245,18 +1261,7 @@ mod tests {
             .map(|s| s.header.uncompressed_size)
             .collect();
         assert_eq!(solid, vec![270_000, 5_000]);
-        let data: Vec<&Blob> = wim
-            .blob_table
-            .blobs
-            .iter()
-            .filter(|b| !b.is_metadata)
-            .collect();
-        assert_eq!(data.len(), 4);
-        let mut reader = wim.reader();
-        for blob in data {
-            let got = reader.read_blob(blob).unwrap();
-            assert_eq!(sha1(&got), blob.hash);
-        }
+        check_data_blobs(&wim, 4);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -1309,18 +1314,7 @@ mod tests {
         w.finish().unwrap();
         let f = WimFile::open(&path).unwrap();
         let wim = f.wim().unwrap();
-        let data: Vec<&Blob> = wim
-            .blob_table
-            .blobs
-            .iter()
-            .filter(|b| !b.is_metadata)
-            .collect();
-        assert_eq!(data.len(), 3);
-        let mut reader = wim.reader();
-        for blob in data {
-            let got = reader.read_blob(blob).unwrap();
-            assert_eq!(sha1(&got), blob.hash);
-        }
+        check_data_blobs(&wim, 3);
         assert!(std::fs::metadata(&path).unwrap().len() < (30 << 20));
         std::fs::remove_dir_all(&dir).unwrap();
     }
