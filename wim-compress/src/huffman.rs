@@ -14,8 +14,8 @@ pub const INVALID_SYMBOL: u16 = 1023;
 
 // Entries are 16 bits so that a table stays small in L1 beside the chunk being
 // decoded: `symbol << 5 | length` for a codeword, or SUBTABLE | subtable number.
-const SUBTABLE: u16 = 0x8000;
-const LEN_BITS: u32 = 5;
+pub(crate) const SUBTABLE: u16 = 0x8000;
+pub(crate) const LEN_BITS: u32 = 5;
 const INVALID_ENTRY: u16 = INVALID_SYMBOL << LEN_BITS;
 /// Most symbols a code may have (symbols must fit beside the length).
 const MAX_SYMBOLS: usize = INVALID_SYMBOL as usize;
@@ -188,6 +188,142 @@ impl DecodeTable {
     }
 }
 
+/// Fills `run` with `entry`. Every run of a primary table is a power of two
+/// long and starts at a multiple of its length, so the common lengths get
+/// fixed-size stores instead of a call to a general fill.
+#[inline(always)]
+fn fill_run(run: &mut [u16], entry: u16) {
+    match run.len() {
+        1 => run[0] = entry,
+        2 => run.copy_from_slice(&[entry; 2]),
+        4 => run.copy_from_slice(&[entry; 4]),
+        8 => run.copy_from_slice(&[entry; 8]),
+        16 => run.copy_from_slice(&[entry; 16]),
+        _ => run.fill(entry),
+    }
+}
+
+/// Builds a decode table into caller-owned storage (the LZMS decoder keeps
+/// its tables inline in its state, and rebuilds them often enough that the
+/// faster histogram and fills below pay; the other codecs keep
+/// [`DecodeTable::build`]): `primary` holds
+/// `1 << table_bits` entries, `subtables` and `sorted` are scratch that this
+/// resizes. The entry format is the one [`DecodeTable`] uses, so a table built
+/// here is read with [`SUBTABLE`] and [`LEN_BITS`].
+pub(crate) fn build_table(
+    primary: &mut [u16],
+    subtables: &mut Vec<u16>,
+    sorted: &mut Vec<u16>,
+    table_bits: u32,
+    max_len: u32,
+    lens: &[u8],
+) -> Result<(), DecodeError> {
+    let tb = table_bits;
+    if lens.len() > MAX_SYMBOLS || primary.len() != 1usize << tb || tb > max_len || max_len > 16 {
+        return Err(DecodeError::InvalidCodeLengths);
+    }
+    let max_len_u = max_len as usize;
+    // Two interleaved histograms: runs of equal lengths are the norm, and a
+    // single counter would make every increment wait for the previous one.
+    // Masked indices stay in range; lengths too long are rejected below.
+    let mut counts2 = [[0u32; 32]; 2];
+    let mut pairs = lens.chunks_exact(2);
+    for pair in &mut pairs {
+        counts2[0][usize::from(pair[0] & 31)] += 1;
+        counts2[1][usize::from(pair[1] & 31)] += 1;
+    }
+    for &len in pairs.remainder() {
+        counts2[0][usize::from(len & 31)] += 1;
+    }
+    // A separate maximum (a cheap vector reduction) keeps the range check
+    // out of the histogram loop.
+    if usize::from(lens.iter().fold(0u8, |m, &l| m.max(l))) > max_len_u {
+        return Err(DecodeError::InvalidCodeLengths);
+    }
+    let mut counts = [0u32; 17];
+    for len in 1..=max_len_u {
+        counts[len] = counts2[0][len] + counts2[1][len];
+    }
+    // Kraft inequality: an over-subscribed code cannot be decoded.
+    let mut left: i64 = 1;
+    for &count in &counts[1..=max_len_u] {
+        left = (left << 1) - i64::from(count);
+        if left < 0 {
+            return Err(DecodeError::InvalidCodeLengths);
+        }
+    }
+    let complete = left == 0;
+
+    // Symbols sorted by (length, symbol): the canonical order.
+    let mut offsets = [0u32; 18];
+    for len in 1..=max_len_u {
+        offsets[len + 1] = offsets[len] + counts[len];
+    }
+    let used = offsets[max_len_u + 1] as usize;
+    sorted.clear();
+    sorted.resize(used, 0);
+    for (sym, &len) in lens.iter().enumerate() {
+        if len != 0 {
+            let slot = &mut offsets[usize::from(len)];
+            if let Some(e) = sorted.get_mut(*slot as usize) {
+                *e = sym as u16;
+            }
+            *slot += 1;
+        }
+    }
+
+    // A complete code writes every entry below; only gaps need marking invalid.
+    if !complete {
+        primary.fill(INVALID_ENTRY);
+    }
+    subtables.clear();
+    let sub_bits = max_len - tb;
+    let sub_len = 1usize << sub_bits;
+
+    let mut code: u32 = 0;
+    let mut i = 0usize;
+    // Codewords that fit the primary table, one length at a time so that
+    // each length's runs have one size.
+    for len in 1..=tb {
+        let n = counts[len as usize] as usize;
+        let run = 1usize << (tb - len);
+        let start = (code as usize) << (tb - len);
+        let Some(dest) = primary.get_mut(start..start + n * run) else {
+            return Err(DecodeError::InvalidCodeLengths);
+        };
+        let Some(syms) = sorted.get(i..i + n) else {
+            return Err(DecodeError::InvalidCodeLengths);
+        };
+        for (chunk, &sym) in dest.chunks_exact_mut(run).zip(syms) {
+            fill_run(chunk, (sym << LEN_BITS) | len as u16);
+        }
+        i += n;
+        code = (code + n as u32) << 1;
+    }
+    let mut last_prefix = u32::MAX;
+    let mut sub_base = 0usize;
+    for len in tb + 1..=max_len {
+        for _ in 0..counts[len as usize] {
+            let entry = (sorted[i] << LEN_BITS) | len as u16;
+            i += 1;
+            let prefix = code >> (len - tb);
+            if prefix != last_prefix {
+                // Canonical order keeps every codeword sharing a prefix together.
+                last_prefix = prefix;
+                sub_base = subtables.len();
+                subtables.resize(sub_base + sub_len, INVALID_ENTRY);
+                primary[prefix as usize] = SUBTABLE | (sub_base >> sub_bits) as u16;
+            }
+            let low = code & ((1 << (len - tb)) - 1);
+            let start = sub_base + ((low << (max_len - len)) as usize);
+            subtables[start..start + (1usize << (max_len - len))].fill(entry);
+            code += 1;
+        }
+        code <<= 1;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +366,39 @@ mod tests {
             Err(DecodeError::InvalidCodeLengths)
         );
         assert_eq!(table.build(&[9]), Err(DecodeError::InvalidCodeLengths));
+    }
+
+    #[test]
+    fn build_table_matches_decode_table() {
+        use crate::huffman_build::LengthBuilder;
+        let mut builder = LengthBuilder::new();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for n in 2..400usize {
+            let freqs: Vec<u32> = (0..n)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    (seed % 3000) as u32 >> (seed % 13)
+                })
+                .collect();
+            let mut lens = vec![0u8; n];
+            builder.build(&freqs, &mut lens, 15);
+            for tb in [8u32, 10] {
+                let mut table = DecodeTable::new(tb, 15);
+                table.build(&lens).unwrap();
+                let mut primary = vec![0u16; 1 << tb];
+                let (mut sub, mut sorted) = (Vec::new(), Vec::new());
+                build_table(&mut primary, &mut sub, &mut sorted, tb, 15, &lens).unwrap();
+                assert!(primary[..] == table.primary[..1 << tb], "n = {n}");
+                assert!(sub == table.subtables, "n = {n}");
+            }
+        }
+        let mut primary = vec![0u16; 8];
+        let (mut sub, mut sorted) = (Vec::new(), Vec::new());
+        assert!(build_table(&mut primary, &mut sub, &mut sorted, 3, 8, &[1, 1, 1]).is_err());
+        assert!(build_table(&mut primary, &mut sub, &mut sorted, 3, 8, &[9, 1]).is_err());
+        assert!(build_table(&mut primary, &mut sub, &mut sorted, 3, 8, &[40, 1]).is_err());
     }
 
     #[test]

@@ -72,15 +72,20 @@ impl LengthBuilder {
         self.length_counts(&mut len_counts, max_len);
 
         // Longest codewords go to the least frequent symbols.
-        // The counts always add up to the number of used symbols; taking at
-        // most that many keeps the loop bounded regardless.
-        let mut next = self.sorted.iter();
+        // The counts always add up to the number of used symbols; the range
+        // check keeps the loop bounded regardless.
+        let mut i = 0usize;
         for len in (1..=max_len).rev() {
-            for entry in next.by_ref().take(len_counts[len] as usize) {
+            let n = len_counts[len] as usize;
+            let Some(group) = self.sorted.get(i..i + n) else {
+                break;
+            };
+            for &entry in group {
                 if let Some(l) = lens.get_mut((entry & SYM_MASK) as usize) {
                     *l = len as u8;
                 }
             }
+            i += n;
         }
     }
 
@@ -91,30 +96,52 @@ impl LengthBuilder {
         let num_counters = (freqs.len().div_ceil(4) + 3) & !3;
         let num_counters = num_counters.max(4);
         let top = num_counters - 1;
+        // The symbols are counted and scattered as two halves, each with its
+        // own counters, so that the two halves form independent dependency
+        // chains: many symbols share a frequency, and with one counter each
+        // update would wait for the previous one through memory.
+        let (low, high) = freqs.split_at(freqs.len() / 2);
         self.counters.clear();
-        self.counters.resize(num_counters, 0);
-        for &f in freqs {
-            self.counters[(f as usize).min(top)] += 1;
+        self.counters.resize(2 * num_counters, 0);
+        let (ca, cb) = self.counters.split_at_mut(num_counters);
+        for (i, &f) in high.iter().enumerate() {
+            if let Some(&g) = low.get(i) {
+                ca[(g as usize).min(top)] += 1;
+            }
+            cb[(f as usize).min(top)] += 1;
         }
+        // Each bucket holds the first half's symbols, then the second's.
         let mut used = 0u32;
-        for c in self.counters[1..].iter_mut() {
-            let count = *c;
-            *c = used;
-            used += count;
+        for (a, b) in ca[1..].iter_mut().zip(&mut cb[1..]) {
+            let (na, nb) = (*a, *b);
+            *a = used;
+            *b = used + na;
+            used += na + nb;
         }
         self.sorted.clear();
         self.sorted.resize(used as usize, 0);
-        for (sym, &f) in freqs.iter().enumerate() {
+        let base = low.len();
+        for (i, &f) in high.iter().enumerate() {
+            if let Some(&g) = low.get(i) {
+                if g != 0 {
+                    let slot = &mut ca[(g as usize).min(top)];
+                    if let Some(e) = self.sorted.get_mut(*slot as usize) {
+                        *e = (g << SYM_BITS) | i as u32;
+                    }
+                    *slot += 1;
+                }
+            }
             if f != 0 {
-                let slot = &mut self.counters[(f as usize).min(top)];
+                let slot = &mut cb[(f as usize).min(top)];
                 if let Some(e) = self.sorted.get_mut(*slot as usize) {
-                    *e = (f << SYM_BITS) | sym as u32;
+                    *e = (f << SYM_BITS) | (base + i) as u32;
                 }
                 *slot += 1;
             }
         }
-        // After the scatter, counters[top - 1] is where the large bucket starts.
-        let start = (self.counters[top - 1] as usize).min(self.sorted.len());
+        // After the scatter, the second half's counter of bucket top - 1
+        // sits where the large bucket starts.
+        let start = (cb[top - 1] as usize).min(self.sorted.len());
         self.sorted[start..].sort_unstable();
     }
 

@@ -19,7 +19,7 @@ mod x86;
 
 pub use encode::LzmsEncoder;
 
-use crate::huffman::DecodeTable;
+use crate::huffman::{build_table, LEN_BITS, SUBTABLE};
 use crate::huffman_build::LengthBuilder;
 use crate::DecodeError;
 use constants::*;
@@ -28,12 +28,13 @@ use x86::X86Filter;
 /// Largest chunk Lzms allows in a WIM.
 pub const MAX_CHUNK_SIZE: usize = 1 << 30;
 
-/// Primary-table sizes only trade table-fill time against long-codeword lookups.
-const LITERAL_TABLE_BITS: u32 = 10;
-const LENGTH_TABLE_BITS: u32 = 10;
-const LZ_OFFSET_TABLE_BITS: u32 = 10;
-const DELTA_OFFSET_TABLE_BITS: u32 = 10;
-const DELTA_POWER_TABLE_BITS: u32 = 8;
+/// Primary-table sizes (in entries) only trade table-fill time against
+/// long-codeword lookups.
+const LITERAL_TABLE: usize = 1 << 10;
+const LENGTH_TABLE: usize = 1 << 10;
+const LZ_OFFSET_TABLE: usize = 1 << 10;
+const DELTA_OFFSET_TABLE: usize = 1 << 10;
+const DELTA_POWER_TABLE: usize = 1 << 8;
 
 /// One adaptive probability: the last 64 bits decoded with it and how many of
 /// them were zero.
@@ -97,9 +98,15 @@ impl<'a> RangeDecoder<'a> {
         }
     }
 
-    /// Decodes one bit whose chance of being 0 is `prob`/64 (1..=63).
+    /// Decodes a bit with an adaptive probability picked by `state`, then
+    /// updates both. `N` is a power of two, so the mask keeps the index in range.
+    ///
+    /// Each outcome updates the state in its own branch rather than through
+    /// selects on the decoded bit: the caller branches on the bit anyway, and
+    /// with the updates behind that (usually predicted) branch the next
+    /// decision does not wait for this one's multiply and compare.
     #[inline(always)]
-    fn bit(&mut self, prob: u32) -> u32 {
+    fn decode<const N: usize>(&mut self, state: &mut usize, probs: &mut [Prob; N]) -> u32 {
         if self.range <= 0xFFFF {
             self.range <<= 16;
             self.code <<= 16;
@@ -108,31 +115,29 @@ impl<'a> RangeDecoder<'a> {
                 self.next += 2;
             }
         }
+        let entry = &mut probs[*state & (N - 1)];
+        // Certainty is never allowed: 0/64 and 64/64 are pulled in by one.
+        // Branch-free and without selects: zeros - 1 wraps to a set top bit
+        // only for 0, and zeros >> PROB_BITS is 1 only for 64.
+        let zeros = entry.zeros;
+        let prob = zeros + (zeros.wrapping_sub(1) >> 31) - (zeros >> PROB_BITS);
         let bound = (self.range >> PROB_BITS) * prob;
+        // The bit leaving the 64-bit window no longer counts; the new one does.
+        let leaving = (entry.recent >> 63) as u32;
         if self.code < bound {
             self.range = bound;
+            entry.zeros += leaving;
+            entry.recent <<= 1;
+            *state = (*state << 1) & (N - 1);
             0
         } else {
             self.range -= bound;
             self.code -= bound;
+            entry.zeros = entry.zeros + leaving - 1;
+            entry.recent = (entry.recent << 1) | 1;
+            *state = ((*state << 1) | 1) & (N - 1);
             1
         }
-    }
-
-    /// Decodes a bit with an adaptive probability picked by `state`, then
-    /// updates both. `N` is a power of two, so the mask keeps the index in range.
-    #[inline(always)]
-    fn decode<const N: usize>(&mut self, state: &mut usize, probs: &mut [Prob; N]) -> u32 {
-        let entry = &mut probs[*state & (N - 1)];
-        // Certainty is never allowed: 0/64 and 64/64 are pulled in by one.
-        let prob = entry.zeros.clamp(1, PROB_WINDOW - 1);
-        let bit = self.bit(prob);
-        *state = ((*state << 1) | bit as usize) & (N - 1);
-        // The bit leaving the 64-bit window no longer counts; the new one does.
-        let leaving = (entry.recent >> 63) as u32;
-        entry.zeros = entry.zeros + leaving - bit;
-        entry.recent = (entry.recent << 1) | u64::from(bit);
-        bit
     }
 }
 
@@ -160,20 +165,19 @@ impl<'a> BitReader<'a> {
     /// Makes at least 49 bits available, padding with zeros past the start.
     #[inline(always)]
     fn refill(&mut self) {
-        // Words read backwards are exactly a little-endian u64 read top down,
-        // so whole words can be taken from one load.
-        if self.next >= 8 {
-            if let Some(Ok(bytes)) = self
-                .input
-                .get(self.next - 8..self.next)
-                .map(<[u8; 8]>::try_from)
-            {
-                let words = (64 - self.avail) / 16;
-                let take =
-                    u64::from_le_bytes(bytes) & !u64::MAX.checked_shr(16 * words).unwrap_or(0);
-                self.buf |= take >> self.avail;
-                self.avail += 16 * words;
-                self.next -= 2 * words as usize;
+        // Words read backwards are exactly a little-endian u64 read top down.
+        // The eight bytes ending where the new words end also hold the words
+        // the buffer still has bits of, so shifting out the bits already
+        // consumed from those gives the whole new buffer in one load.
+        let gap = 64 - self.avail;
+        let take = 2 * (gap / 16) as usize;
+        if let Some(start) = self.next.checked_sub(take) {
+            if let Some(bytes) = self.input.get(start..start + 8) {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(bytes);
+                self.buf = u64::from_le_bytes(w) << (gap % 16);
+                self.avail += gap & !15;
+                self.next = start;
                 return;
             }
         }
@@ -210,8 +214,7 @@ impl<'a> BitReader<'a> {
     }
 }
 
-const FREQ_SLOTS: usize = 1024;
-const _: () = assert!(MAX_NUM_OFFSET_SYMS <= FREQ_SLOTS);
+const _: () = assert!(MAX_NUM_OFFSET_SYMS <= 1024 && NUM_LENGTH_SYMS <= 64);
 
 /// Word-by-word refill near the start of the input. A free function over
 /// plain values so the reader's state can stay in registers in the hot loop.
@@ -235,42 +238,56 @@ fn refill_slow(input: &[u8], mut buf: u64, mut avail: u32, mut next: usize) -> (
 }
 
 /// A Huffman code rebuilt from running symbol counts every `rebuild_freq`
-/// symbols.
-struct AdaptiveCode<const TB: u32> {
-    table: DecodeTable,
+/// symbols. The primary table and the counts are arrays inside the struct,
+/// and all codes live in one allocation with the probabilities, so the hot
+/// loop reaches any of them from a single base pointer.
+struct AdaptiveCode<const TABLE: usize, const SLOTS: usize> {
+    primary: [u16; TABLE],
     /// Running counts; only the first `num_syms` are meaningful. Sized to a
     /// power of two so a masked symbol index needs no bounds check.
-    freqs: Box<[u32; FREQ_SLOTS]>,
-    num_syms: usize,
-    rebuild_freq: u32,
+    freqs: [u32; SLOTS],
     until_rebuild: u32,
+    rebuild_freq: u32,
+    num_syms: usize,
+    subtables: Vec<u16>,
 }
 
-impl<const TB: u32> AdaptiveCode<TB> {
+impl<const TABLE: usize, const SLOTS: usize> AdaptiveCode<TABLE, SLOTS> {
+    const TABLE_BITS: u32 = TABLE.trailing_zeros();
+
     fn new(rebuild_freq: u32) -> Self {
         Self {
-            table: DecodeTable::new(TB, MAX_CODEWORD_LEN),
-            freqs: Box::new([0; FREQ_SLOTS]),
-            num_syms: 0,
-            rebuild_freq,
+            primary: [0; TABLE],
+            freqs: [0; SLOTS],
             until_rebuild: rebuild_freq,
+            rebuild_freq,
+            num_syms: 0,
+            subtables: Vec::new(),
         }
     }
 
     /// Starts a chunk: every symbol equally likely.
     fn reset(&mut self, num_syms: usize, scratch: &mut Scratch) -> Result<(), DecodeError> {
-        self.num_syms = num_syms;
-        self.freqs[..num_syms].fill(1);
+        self.num_syms = num_syms.min(SLOTS);
+        self.freqs[..self.num_syms].fill(1);
         self.build(scratch)
     }
 
     fn build(&mut self, scratch: &mut Scratch) -> Result<(), DecodeError> {
-        let lens = &mut scratch.lens[..self.num_syms];
+        let n = self.num_syms;
+        let lens = &mut scratch.lens[..n];
         scratch
             .builder
-            .build(&self.freqs[..self.num_syms], lens, MAX_CODEWORD_LEN);
+            .build(&self.freqs[..n], lens, MAX_CODEWORD_LEN);
         self.until_rebuild = self.rebuild_freq;
-        self.table.build(lens)
+        build_table(
+            &mut self.primary,
+            &mut self.subtables,
+            &mut scratch.sorted,
+            Self::TABLE_BITS,
+            MAX_CODEWORD_LEN,
+            lens,
+        )
     }
 
     #[cold]
@@ -291,15 +308,27 @@ impl<const TB: u32> AdaptiveCode<TB> {
         scratch: &mut Scratch,
     ) -> Result<usize, DecodeError> {
         bits.ensure(MAX_CODEWORD_LEN);
-        let (sym, len) = self.table.lookup_top_const::<TB>(bits.buf);
+        let index = (bits.buf >> (64 - Self::TABLE_BITS)) as usize & (TABLE - 1);
+        let mut entry = self.primary[index];
+        if entry & SUBTABLE != 0 {
+            // Inline rather than a call: long codewords are routine for the
+            // large offset alphabets.
+            const SUB_BITS_MAX: u32 = MAX_CODEWORD_LEN;
+            let sub_bits = SUB_BITS_MAX - Self::TABLE_BITS;
+            let base = usize::from(entry & !SUBTABLE) << sub_bits;
+            let low =
+                (bits.buf >> (64 - sub_bits - Self::TABLE_BITS)) as usize & ((1 << sub_bits) - 1);
+            entry = self.subtables.get(base + low).copied().unwrap_or(0);
+        }
+        let len = u32::from(entry & ((1 << LEN_BITS) - 1));
         if len == 0 {
             return Err(DecodeError::InvalidSymbol);
         }
         bits.consume(len);
-        let sym = usize::from(sym);
+        let sym = usize::from(entry >> LEN_BITS);
         // The table only yields symbols below num_syms (or the rejected
         // invalid marker), so the mask never changes a symbol.
-        self.freqs[sym & (FREQ_SLOTS - 1)] += 1;
+        self.freqs[sym & (SLOTS - 1)] += 1;
         self.until_rebuild -= 1;
         if self.until_rebuild == 0 {
             self.rebuild(scratch)?;
@@ -308,21 +337,66 @@ impl<const TB: u32> AdaptiveCode<TB> {
     }
 }
 
+/// Everything the item loop touches, in one allocation.
+struct State {
+    probs: Probs,
+    history: History,
+    literal: AdaptiveCode<LITERAL_TABLE, 256>,
+    lz_offset: AdaptiveCode<LZ_OFFSET_TABLE, 1024>,
+    length: AdaptiveCode<LENGTH_TABLE, 64>,
+    delta_offset: AdaptiveCode<DELTA_OFFSET_TABLE, 1024>,
+    delta_power: AdaptiveCode<DELTA_POWER_TABLE, 8>,
+}
+
+/// Decoder state used only by matches. It lives in memory on purpose: the
+/// literal path, which dominates, then gets the registers for the range
+/// coder and bit reader instead of having them spilled around this state.
+struct History {
+    match_state: usize,
+    lz_state: usize,
+    lz_rep_states: [usize; NUM_REP_DECISIONS],
+    delta_state: usize,
+    delta_rep_states: [usize; NUM_REP_DECISIONS],
+    /// Recently used offsets, most recent first; the fourth slot catches
+    /// the one pushed out while a used entry is pending re-insertion.
+    lz_reps: [u32; 4],
+    /// Delta matches remember (power, raw offset) pairs packed in a u64.
+    delta_reps: [u64; 4],
+    /// The offset of the latest match joins the queue only once another
+    /// item has followed it; 0 means nothing is pending.
+    lz_pending: u32,
+    lz_pending_end: usize,
+    delta_pending: u64,
+    delta_pending_end: usize,
+}
+
+impl History {
+    const INITIAL: History = History {
+        match_state: 0,
+        lz_state: 0,
+        lz_rep_states: [0; NUM_REP_DECISIONS],
+        delta_state: 0,
+        delta_rep_states: [0; NUM_REP_DECISIONS],
+        lz_reps: [1, 2, 3, 4],
+        delta_reps: [1, 2, 3, 4],
+        lz_pending: 0,
+        lz_pending_end: usize::MAX,
+        delta_pending: 0,
+        delta_pending_end: usize::MAX,
+    };
+}
+
 /// Buffers shared by all code rebuilds.
 struct Scratch {
     builder: LengthBuilder,
     lens: Vec<u8>,
+    sorted: Vec<u16>,
 }
 
 /// A reusable Lzms chunk decoder.
 pub struct LzmsDecoder {
     max_chunk_size: usize,
-    probs: Box<Probs>,
-    literal: AdaptiveCode<LITERAL_TABLE_BITS>,
-    lz_offset: AdaptiveCode<LZ_OFFSET_TABLE_BITS>,
-    length: AdaptiveCode<LENGTH_TABLE_BITS>,
-    delta_offset: AdaptiveCode<DELTA_OFFSET_TABLE_BITS>,
-    delta_power: AdaptiveCode<DELTA_POWER_TABLE_BITS>,
+    state: Box<State>,
     scratch: Scratch,
     x86: X86Filter,
 }
@@ -335,15 +409,19 @@ impl LzmsDecoder {
         }
         Ok(Self {
             max_chunk_size,
-            probs: Box::new(Probs::INITIAL),
-            literal: AdaptiveCode::new(LITERAL_REBUILD_FREQ),
-            lz_offset: AdaptiveCode::new(LZ_OFFSET_REBUILD_FREQ),
-            length: AdaptiveCode::new(LENGTH_REBUILD_FREQ),
-            delta_offset: AdaptiveCode::new(DELTA_OFFSET_REBUILD_FREQ),
-            delta_power: AdaptiveCode::new(DELTA_POWER_REBUILD_FREQ),
+            state: Box::new(State {
+                probs: Probs::INITIAL,
+                history: History::INITIAL,
+                literal: AdaptiveCode::new(LITERAL_REBUILD_FREQ),
+                lz_offset: AdaptiveCode::new(LZ_OFFSET_REBUILD_FREQ),
+                length: AdaptiveCode::new(LENGTH_REBUILD_FREQ),
+                delta_offset: AdaptiveCode::new(DELTA_OFFSET_REBUILD_FREQ),
+                delta_power: AdaptiveCode::new(DELTA_POWER_REBUILD_FREQ),
+            }),
             scratch: Scratch {
                 builder: LengthBuilder::new(),
                 lens: vec![0; MAX_NUM_OFFSET_SYMS],
+                sorted: Vec::with_capacity(MAX_NUM_OFFSET_SYMS),
             },
             x86: X86Filter::new(),
         })
@@ -360,13 +438,15 @@ impl LzmsDecoder {
             return Err(DecodeError::Truncated);
         }
         let offset_syms = num_offset_slots(output.len());
-        *self.probs = Probs::INITIAL;
-        self.literal.reset(NUM_LITERAL_SYMS, &mut self.scratch)?;
-        self.lz_offset.reset(offset_syms, &mut self.scratch)?;
-        self.length.reset(NUM_LENGTH_SYMS, &mut self.scratch)?;
-        self.delta_offset.reset(offset_syms, &mut self.scratch)?;
-        self.delta_power
-            .reset(NUM_DELTA_POWER_SYMS, &mut self.scratch)?;
+        let st = &mut *self.state;
+        let scratch = &mut self.scratch;
+        st.probs = Probs::INITIAL;
+        st.history = History::INITIAL;
+        st.literal.reset(NUM_LITERAL_SYMS, scratch)?;
+        st.lz_offset.reset(offset_syms, scratch)?;
+        st.length.reset(NUM_LENGTH_SYMS, scratch)?;
+        st.delta_offset.reset(offset_syms, scratch)?;
+        st.delta_power.reset(NUM_DELTA_POWER_SYMS, scratch)?;
 
         self.decode_items(input, output)?;
         self.x86.undo(output);
@@ -376,32 +456,16 @@ impl LzmsDecoder {
     fn decode_items(&mut self, input: &[u8], out: &mut [u8]) -> Result<(), DecodeError> {
         let mut rd = RangeDecoder::new(input);
         let mut bits = BitReader::new(input);
-        let probs = &mut *self.probs;
+        let st = &mut *self.state;
         let scratch = &mut self.scratch;
-        let literal = &mut self.literal;
-        let lz_offset = &mut self.lz_offset;
-        let length_code = &mut self.length;
-        let delta_offset = &mut self.delta_offset;
-        let delta_power = &mut self.delta_power;
-
+        let probs = &mut st.probs;
+        let h = &mut st.history;
+        let literal = &mut st.literal;
+        let lz_offset = &mut st.lz_offset;
+        let length_code = &mut st.length;
+        let delta_offset = &mut st.delta_offset;
+        let delta_power = &mut st.delta_power;
         let mut main_state = 0usize;
-        let mut match_state = 0usize;
-        let mut lz_state = 0usize;
-        let mut lz_rep_states = [0usize; NUM_REP_DECISIONS];
-        let mut delta_state = 0usize;
-        let mut delta_rep_states = [0usize; NUM_REP_DECISIONS];
-
-        // Recently used offsets, most recent first; the fourth slot catches
-        // the one pushed out while a used entry is pending re-insertion.
-        let mut lz_reps: [u32; 4] = [1, 2, 3, 4];
-        // Delta matches remember (power, raw offset) pairs packed in a u64.
-        let mut delta_reps: [u64; 4] = [1, 2, 3, 4];
-        // The offset of the latest match joins the queue only once another
-        // item has followed it; 0 means nothing is pending.
-        let mut lz_pending: u32 = 0;
-        let mut lz_pending_end = usize::MAX;
-        let mut delta_pending: u64 = 0;
-        let mut delta_pending_end = usize::MAX;
 
         let end = out.len();
         let mut pos = 0usize;
@@ -413,33 +477,33 @@ impl LzmsDecoder {
                 continue;
             }
 
-            if rd.decode(&mut match_state, &mut probs.is_delta) == 0 {
+            if rd.decode(&mut h.match_state, &mut probs.is_delta) == 0 {
                 // LZ match.
-                if lz_pending != 0 && pos != lz_pending_end {
-                    lz_reps = [lz_pending, lz_reps[0], lz_reps[1], lz_reps[2]];
-                    lz_pending = 0;
+                if h.lz_pending != 0 && pos != h.lz_pending_end {
+                    h.lz_reps = [h.lz_pending, h.lz_reps[0], h.lz_reps[1], h.lz_reps[2]];
+                    h.lz_pending = 0;
                 }
-                let offset = if rd.decode(&mut lz_state, &mut probs.lz_is_rep) == 0 {
+                let offset = if rd.decode(&mut h.lz_state, &mut probs.lz_is_rep) == 0 {
                     let slot = lz_offset.decode(&mut bits, scratch)?;
                     let extra = u32::from(OFFSET_EXTRA_BITS[slot]);
                     OFFSET_BASE[slot] + bits.read(extra)
-                } else if rd.decode(&mut lz_rep_states[0], &mut probs.lz_rep[0]) == 0 {
-                    let o = lz_reps[0];
-                    lz_reps = [lz_reps[1], lz_reps[2], lz_reps[3], lz_reps[3]];
+                } else if rd.decode(&mut h.lz_rep_states[0], &mut probs.lz_rep[0]) == 0 {
+                    let o = h.lz_reps[0];
+                    h.lz_reps = [h.lz_reps[1], h.lz_reps[2], h.lz_reps[3], h.lz_reps[3]];
                     o
-                } else if rd.decode(&mut lz_rep_states[1], &mut probs.lz_rep[1]) == 0 {
-                    let o = lz_reps[1];
-                    lz_reps = [lz_reps[0], lz_reps[2], lz_reps[3], lz_reps[3]];
+                } else if rd.decode(&mut h.lz_rep_states[1], &mut probs.lz_rep[1]) == 0 {
+                    let o = h.lz_reps[1];
+                    h.lz_reps = [h.lz_reps[0], h.lz_reps[2], h.lz_reps[3], h.lz_reps[3]];
                     o
                 } else {
-                    let o = lz_reps[2];
-                    lz_reps = [lz_reps[0], lz_reps[1], lz_reps[3], lz_reps[3]];
+                    let o = h.lz_reps[2];
+                    h.lz_reps = [h.lz_reps[0], h.lz_reps[1], h.lz_reps[3], h.lz_reps[3]];
                     o
                 };
-                if lz_pending != 0 {
-                    lz_reps = [lz_pending, lz_reps[0], lz_reps[1], lz_reps[2]];
+                if h.lz_pending != 0 {
+                    h.lz_reps = [h.lz_pending, h.lz_reps[0], h.lz_reps[1], h.lz_reps[2]];
                 }
-                lz_pending = offset;
+                h.lz_pending = offset;
 
                 let length = decode_length(length_code, &mut bits, scratch)?;
                 if length > end - pos {
@@ -451,36 +515,61 @@ impl LzmsDecoder {
                 }
                 lz_copy(out, pos, offset, length);
                 pos += length;
-                lz_pending_end = pos;
+                h.lz_pending_end = pos;
             } else {
                 // Delta match.
-                if delta_pending != 0 && pos != delta_pending_end {
-                    delta_reps = [delta_pending, delta_reps[0], delta_reps[1], delta_reps[2]];
-                    delta_pending = 0;
+                if h.delta_pending != 0 && pos != h.delta_pending_end {
+                    h.delta_reps = [
+                        h.delta_pending,
+                        h.delta_reps[0],
+                        h.delta_reps[1],
+                        h.delta_reps[2],
+                    ];
+                    h.delta_pending = 0;
                 }
-                let pair = if rd.decode(&mut delta_state, &mut probs.delta_is_rep) == 0 {
+                let pair = if rd.decode(&mut h.delta_state, &mut probs.delta_is_rep) == 0 {
                     let power = delta_power.decode(&mut bits, scratch)? as u64;
                     let slot = delta_offset.decode(&mut bits, scratch)?;
                     let extra = u32::from(OFFSET_EXTRA_BITS[slot]);
                     let raw = OFFSET_BASE[slot] + bits.read(extra);
                     (power << 32) | u64::from(raw)
-                } else if rd.decode(&mut delta_rep_states[0], &mut probs.delta_rep[0]) == 0 {
-                    let v = delta_reps[0];
-                    delta_reps = [delta_reps[1], delta_reps[2], delta_reps[3], delta_reps[3]];
+                } else if rd.decode(&mut h.delta_rep_states[0], &mut probs.delta_rep[0]) == 0 {
+                    let v = h.delta_reps[0];
+                    h.delta_reps = [
+                        h.delta_reps[1],
+                        h.delta_reps[2],
+                        h.delta_reps[3],
+                        h.delta_reps[3],
+                    ];
                     v
-                } else if rd.decode(&mut delta_rep_states[1], &mut probs.delta_rep[1]) == 0 {
-                    let v = delta_reps[1];
-                    delta_reps = [delta_reps[0], delta_reps[2], delta_reps[3], delta_reps[3]];
+                } else if rd.decode(&mut h.delta_rep_states[1], &mut probs.delta_rep[1]) == 0 {
+                    let v = h.delta_reps[1];
+                    h.delta_reps = [
+                        h.delta_reps[0],
+                        h.delta_reps[2],
+                        h.delta_reps[3],
+                        h.delta_reps[3],
+                    ];
                     v
                 } else {
-                    let v = delta_reps[2];
-                    delta_reps = [delta_reps[0], delta_reps[1], delta_reps[3], delta_reps[3]];
+                    let v = h.delta_reps[2];
+                    h.delta_reps = [
+                        h.delta_reps[0],
+                        h.delta_reps[1],
+                        h.delta_reps[3],
+                        h.delta_reps[3],
+                    ];
                     v
                 };
-                if delta_pending != 0 {
-                    delta_reps = [delta_pending, delta_reps[0], delta_reps[1], delta_reps[2]];
+                if h.delta_pending != 0 {
+                    h.delta_reps = [
+                        h.delta_pending,
+                        h.delta_reps[0],
+                        h.delta_reps[1],
+                        h.delta_reps[2],
+                    ];
                 }
-                delta_pending = pair;
+                h.delta_pending = pair;
 
                 let length = decode_length(length_code, &mut bits, scratch)?;
                 let power = (pair >> 32) as u32;
@@ -500,7 +589,7 @@ impl LzmsDecoder {
                 }
                 delta_copy(out, pos, offset as usize, span as usize, length);
                 pos += length;
-                delta_pending_end = pos;
+                h.delta_pending_end = pos;
             }
         }
         Ok(())
@@ -509,7 +598,7 @@ impl LzmsDecoder {
 
 #[inline(always)]
 fn decode_length(
-    code: &mut AdaptiveCode<LENGTH_TABLE_BITS>,
+    code: &mut AdaptiveCode<LENGTH_TABLE, 64>,
     bits: &mut BitReader<'_>,
     scratch: &mut Scratch,
 ) -> Result<usize, DecodeError> {
@@ -528,10 +617,18 @@ fn decode_length(
 #[inline(always)]
 fn lz_copy(out: &mut [u8], pos: usize, offset: usize, length: usize) {
     let src = pos - offset;
-    if offset >= 32 && length <= 32 && out.len() - pos >= 32 {
-        // Source and destination windows of 32 bytes do not overlap: one
-        // fixed-size copy, possibly writing past the match as below.
-        out.copy_within(src..src + 32, pos);
+    if offset >= 32 && out.len() - pos >= length + 32 {
+        // Source and destination windows of 32 bytes do not overlap, and
+        // each window's source is already final: fixed-size copies, the
+        // last possibly writing past the match (later items overwrite it).
+        let mut i = 0;
+        loop {
+            out.copy_within(src + i..src + i + 32, pos + i);
+            i += 32;
+            if i >= length {
+                break;
+            }
+        }
     } else if offset >= 8 && length <= 32 && out.len() - pos >= 32 {
         // Short match with room to spare: copy whole 8-byte words, possibly
         // writing a few bytes past the match that later items overwrite. With
@@ -613,6 +710,29 @@ mod tests {
                 .collect();
             let mut out = vec![0u8; (n * 211) % (1 << 16)];
             let _ = d.decompress(&input, &mut out);
+        }
+    }
+
+    #[test]
+    fn copy_matches_bytewise_copy() {
+        // Every path: long and short, overlapping or not, near the end.
+        for offset in 1..48 {
+            for length in 1..80 {
+                for slack in [0usize, 3, 7, 8, 31, 32, 40] {
+                    let pos = 50;
+                    let size = pos + length + slack;
+                    let mut out: Vec<u8> = (0..size as u32).map(|i| (i * 7 + 3) as u8).collect();
+                    let mut want = out.clone();
+                    for i in pos..pos + length {
+                        want[i] = want[i - offset];
+                    }
+                    lz_copy(&mut out, pos, offset, length);
+                    assert!(
+                        out[..pos + length] == want[..pos + length],
+                        "{offset} {length} {slack}"
+                    );
+                }
+            }
         }
     }
 

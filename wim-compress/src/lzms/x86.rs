@@ -31,27 +31,40 @@ static IS_OPCODE: [bool; 256] = opcode_table();
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Flags (in each byte's top bit) the zero bytes of `y`. Borrows can also
-/// flag bytes above a true zero byte, but a zero byte is never missed.
+/// Top bit of each byte set where that byte of `v` is zero, plus possibly
+/// some bytes above a zero byte (borrows); never misses a zero byte. The
+/// caller masks with `HIGHS`, so several results can be merged first.
 #[inline(always)]
-fn zero_bytes(y: u64) -> u64 {
-    y.wrapping_sub(ONES) & !y & HIGHS
+fn zero_bytes_unmasked(v: u64) -> u64 {
+    v.wrapping_sub(ONES) & !v
 }
 
 /// Flags the bytes of `x` (little-endian order) that may start a translatable
-/// instruction, given `y`, the same eight bytes shifted by one (so byte `i`
-/// of `y` is the byte after byte `i` of `x`). A superset of what
+/// instruction, given `y` and `z`, the same eight bytes shifted by one and
+/// two (so byte `i` of `y` is the byte after byte `i` of `x`). A superset of what
 /// [`X86Filter::translate_at`] acts on: every byte it would not simply step
 /// over is flagged, so unflagged bytes can be skipped.
 #[inline(always)]
-fn candidates(x: u64, y: u64) -> u64 {
-    // 0x48/0x4C differ only in bit 2, 0xE8/0xE9 only in bit 0, and the
-    // second bytes 0x8B/0x8D only in bits 1..=2.
-    (zero_bytes((x & (0xFB * ONES)) ^ (0x48 * ONES))
-        & zero_bytes((y & (0xF9 * ONES)) ^ (0x89 * ONES)))
-        | zero_bytes((x & (0xFE * ONES)) ^ (0xE8 * ONES))
-        | (zero_bytes(x ^ (0xF0 * ONES)) & zero_bytes(y ^ (0x83 * ONES)))
-        | (zero_bytes(!x) & zero_bytes(y ^ (0x15 * ONES)))
+fn candidates(x: u64, y: u64, z: u64) -> u64 {
+    // A byte of `a | b` is zero exactly when that byte is zero in both, so a
+    // multi-byte pattern needs one zero test. The REX patterns are tested
+    // in full (MOV needs REX.W with R clear and ModR/M 0x05 or 0x0D; LEA
+    // takes either REX byte and any ModR/M whose r/m is 5), as near misses
+    // such as `48 89 45` are very common in code. 0xE8/0xE9 differ only in
+    // bit 0.
+    let mov = (x ^ (0x48 * ONES)) | (y ^ (0x8B * ONES)) | ((z & (0xF7 * ONES)) ^ (0x05 * ONES));
+    let lea = ((x & (0xFB * ONES)) ^ (0x48 * ONES))
+        | (y ^ (0x8D * ONES))
+        | ((z & (0x07 * ONES)) ^ (0x05 * ONES));
+    let call = (x & (0xFE * ONES)) ^ (0xE8 * ONES);
+    let lock = (x ^ (0xF0 * ONES)) | (y ^ (0x83 * ONES));
+    let indirect = !x | (y ^ (0x15 * ONES));
+    (zero_bytes_unmasked(mov)
+        | zero_bytes_unmasked(lea)
+        | zero_bytes_unmasked(call)
+        | zero_bytes_unmasked(lock)
+        | zero_bytes_unmasked(indirect))
+        & HIGHS
 }
 
 /// Per-decoder state of the filter: the last position at which each 16-bit
@@ -101,28 +114,55 @@ impl X86Filter {
         // The first byte is never considered an opcode.
         let mut p = 1usize;
         let limit = size - TAIL;
+        // Sixteen positions per step, with one range check per step for all
+        // the loads. Most steps in non-code data find nothing; in code, the
+        // flags of one step serve every candidate in it instead of
+        // rescanning after each one. Flags past a translated operand stay
+        // valid, as they depend only on bytes the translation did not touch.
         while p < limit {
-            // Hot path: look for the next candidate eight bytes at a time.
-            if let (Some(Ok(a)), Some(Ok(b))) = (
-                data.get(p..p + 8).map(<[u8; 8]>::try_from),
-                data.get(p + 1..p + 9).map(<[u8; 8]>::try_from),
-            ) {
-                let x = u64::from_le_bytes(a);
-                let y = u64::from_le_bytes(b);
-                let flags = candidates(x, y);
-                if flags == 0 {
-                    p += 8;
-                    continue;
+            let Some(window) = data.get(p..p + 18) else {
+                // The last position before `limit`: scanned byte by byte.
+                if IS_OPCODE[usize::from(data[p])] {
+                    p = self.translate_at(data, p, base, &mut last_x86_pos);
+                } else {
+                    p += 1;
                 }
-                p += (flags.trailing_zeros() / 8) as usize;
-                if p >= limit {
-                    break;
-                }
-            } else if !IS_OPCODE[data[p] as usize] {
-                p += 1;
+                continue;
+            };
+            let word = |i: usize| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&window[i..i + 8]);
+                u64::from_le_bytes(w)
+            };
+            // Every pattern has a byte with the top bit set in its first
+            // two bytes, so a window of plain ASCII (most text) is skipped
+            // without the full test.
+            if (word(0) | word(1) | word(8) | word(9)) & HIGHS == 0 {
+                p += 16;
                 continue;
             }
-            p = self.translate_at(data, p, base, &mut last_x86_pos);
+            let lo = candidates(word(0), word(1), word(2));
+            let hi = candidates(word(8), word(9), word(10));
+            let block = p;
+            if lo | hi == 0 {
+                p += 16;
+                continue;
+            }
+            for (mut flags, start) in [(lo, block), (hi, block + 8)] {
+                while flags != 0 {
+                    let q = start + (flags.trailing_zeros() / 8) as usize;
+                    flags &= flags - 1;
+                    // Inside an operand just skipped: not an instruction start.
+                    if q < p {
+                        continue;
+                    }
+                    if q >= limit {
+                        return;
+                    }
+                    p = self.translate_at(data, q, base, &mut last_x86_pos);
+                }
+            }
+            p = p.max(block + 16);
         }
     }
 
@@ -139,44 +179,47 @@ impl X86Filter {
         let Some(&[b0, b1, b2]) = data.get(p..p + 3) else {
             return data.len();
         };
-        let mut max_offset = X86_MAX_TRANSLATION_OFFSET;
-        let opcode_len: usize = match b0 {
-            // Indirect call through a RIP-relative pointer.
-            0xFF if b1 == 0x15 => 2,
-            // Lock-prefixed add to a RIP-relative location.
-            0xF0 if b1 == 0x83 && b2 == 0x05 => 3,
-            // REX.W prefix followed by LEA or MOV with a RIP-relative operand.
-            // Only the r/m bits of ModR/M are tested; the format does this.
-            0x48 | 0x4C
-                if b2 & 0x07 == 0x05
-                    && (b1 == 0x8D || (b1 == 0x8B && b0 & 0x04 == 0 && b2 & 0xF0 == 0)) =>
-            {
-                3
-            }
-            // Relative call: common in non-code data too, so it needs a tighter window.
-            0xE8 => {
-                max_offset >>= 1;
-                1
-            }
-            // Relative jumps are deliberately not translated, but their operand
-            // is skipped so that it is not scanned for opcodes.
-            0xE9 => return p + 5,
-            _ => return p + 1,
-        };
+        // The opcode is classified without a multi-way branch: in code the
+        // candidates come every couple of dozen bytes in no predictable
+        // order, and mispredicted jumps would dominate the filter's time.
+        // Relative call: common in non-code data too, so it gets a tighter
+        // window below.
+        let call = b0 == 0xE8;
+        // Indirect call through a RIP-relative pointer.
+        let indirect = b0 == 0xFF && b1 == 0x15;
+        // Lock-prefixed add to a RIP-relative location.
+        let lock = b0 == 0xF0 && b1 == 0x83 && b2 == 0x05;
+        // REX.W prefix followed by LEA or MOV with a RIP-relative operand.
+        // Only the r/m bits of ModR/M are tested; the format does this.
+        let rex = b0 & 0xFB == 0x48
+            && b2 & 0x07 == 0x05
+            && (b1 == 0x8D || (b1 == 0x8B && b0 & 0x04 == 0 && b2 & 0xF0 == 0));
+        let opcode_len =
+            usize::from(call) | (usize::from(indirect) << 1) | (usize::from(lock | rex) * 3);
+        if opcode_len == 0 {
+            // Relative jumps are deliberately not translated, but their
+            // operand is skipped so that it is not scanned for opcodes.
+            return if b0 == 0xE9 { p + 5 } else { p + 1 };
+        }
+        let max_offset = X86_MAX_TRANSLATION_OFFSET >> u32::from(call);
 
         let pos = p as i32;
         let operand = p + opcode_len;
         let Some(field) = data.get_mut(operand..operand + 4) else {
             return data.len();
         };
-        if pos - *last_x86_pos <= max_offset {
-            let v = u32::from_le_bytes([field[0], field[1], field[2], field[3]]);
-            field.copy_from_slice(&v.wrapping_sub(pos as u32).to_le_bytes());
-        }
+        // Rewritten unconditionally (unchanged when out of the window) so
+        // that the window test is a select rather than a branch.
+        let shift = if pos - *last_x86_pos <= max_offset {
+            pos as u32
+        } else {
+            0
+        };
+        let v = u32::from_le_bytes([field[0], field[1], field[2], field[3]]).wrapping_sub(shift);
+        field.copy_from_slice(&v.to_le_bytes());
         // The target's low 16 bits identify it, computed from the relative
         // (now restored) displacement.
-        let target =
-            (pos as u32).wrapping_add(u32::from(u16::from_le_bytes([field[0], field[1]]))) as u16;
+        let target = (pos as u32).wrapping_add(v) as u16;
         let end = pos + opcode_len as i32 + 3;
         let stamp = base + end as u32;
         let slot = &mut self.last_target_usage[target as usize];
@@ -218,7 +261,7 @@ mod tests {
         // Bytes drawn mostly from opcode and operand values, so candidates,
         // near misses and translations are all dense.
         const PICK: [u8; 16] = [
-            0x48, 0x4C, 0xE8, 0xE9, 0xF0, 0xFF, 0x8B, 0x8D, 0x83, 0x15, 0x05, 0x00, 0x10, 0x20,
+            0x48, 0x4C, 0xE8, 0xE9, 0xF0, 0xFF, 0x8B, 0x8D, 0x83, 0x15, 0x05, 0x00, 0x0D, 0x20,
             0x89, 0x49,
         ];
         let mut seed = 0x2545_f491_4f6c_dd1du64;
