@@ -114,21 +114,81 @@ impl BinaryTrees {
         out: &mut Vec<Match>,
     ) {
         match &mut self.inner {
-            Inner::Small(t) => t.advance::<true>(data, pos, max_len, nice_len, depth, out),
-            Inner::Large(t) => t.advance::<true>(data, pos, max_len, nice_len, depth, out),
+            Inner::Small(t) => t.advance::<true, _>(data, pos, max_len, nice_len, depth, out),
+            Inner::Large(t) => t.advance::<true, _>(data, pos, max_len, nice_len, depth, out),
         }
+    }
+
+    /// [`Self::matches`] into the start of `out`, returning how many were
+    /// written (matches that do not fit are dropped: pass at least
+    /// `min(nice_len, max_len)` entries). Saves the caller a growable vector
+    /// in its hot loop.
+    #[inline]
+    pub fn matches_into(
+        &mut self,
+        data: &[u8],
+        pos: usize,
+        max_len: u32,
+        nice_len: u32,
+        depth: u32,
+        out: &mut [Match],
+    ) -> usize {
+        let mut sink = SliceSink { buf: out, len: 0 };
+        match &mut self.inner {
+            Inner::Small(t) => t.advance::<true, _>(data, pos, max_len, nice_len, depth, &mut sink),
+            Inner::Large(t) => t.advance::<true, _>(data, pos, max_len, nice_len, depth, &mut sink),
+        }
+        sink.len
     }
 
     /// Inserts `pos` without reporting matches (the tree still needs a
     /// search down to `nice_len` or `depth` to stay sorted).
     #[inline]
     pub fn skip(&mut self, data: &[u8], pos: usize, max_len: u32, nice_len: u32, depth: u32) {
-        let mut none = Vec::new();
+        let mut none = NoSink;
         match &mut self.inner {
-            Inner::Small(t) => t.advance::<false>(data, pos, max_len, nice_len, depth, &mut none),
-            Inner::Large(t) => t.advance::<false>(data, pos, max_len, nice_len, depth, &mut none),
+            Inner::Small(t) => {
+                t.advance::<false, _>(data, pos, max_len, nice_len, depth, &mut none)
+            }
+            Inner::Large(t) => {
+                t.advance::<false, _>(data, pos, max_len, nice_len, depth, &mut none)
+            }
         }
     }
+}
+
+/// Where a search puts its matches.
+trait Sink {
+    fn push(&mut self, m: Match);
+}
+
+impl Sink for Vec<Match> {
+    #[inline(always)]
+    fn push(&mut self, m: Match) {
+        Vec::push(self, m);
+    }
+}
+
+struct SliceSink<'a> {
+    buf: &'a mut [Match],
+    len: usize,
+}
+
+impl Sink for SliceSink<'_> {
+    #[inline(always)]
+    fn push(&mut self, m: Match) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = m;
+            self.len += 1;
+        }
+    }
+}
+
+struct NoSink;
+
+impl Sink for NoSink {
+    #[inline(always)]
+    fn push(&mut self, _: Match) {}
 }
 
 impl<
@@ -183,14 +243,14 @@ impl<
     }
 
     #[inline(always)]
-    fn advance<const REPORT: bool>(
+    fn advance<const REPORT: bool, S: Sink>(
         &mut self,
         data: &[u8],
         pos: usize,
         max_len: u32,
         nice_len: u32,
         depth: u32,
-        out: &mut Vec<Match>,
+        out: &mut S,
     ) {
         let n = self.win.load(data);
         if pos >= n {
@@ -275,6 +335,9 @@ impl<
         let (mut lt_len, mut gt_len) = (0usize, 0usize);
         let mut len = 0usize;
         let mut remaining = depth;
+        // Without reporting, only reaching `nice_len` matters: the tree comes
+        // out the same for a shorter scan.
+        let cap = if REPORT { max_len } else { nice_len };
         loop {
             if node < base || node >= cur || remaining == 0 {
                 child[lt_slot] = P::default();
@@ -283,24 +346,38 @@ impl<
             }
             remaining -= 1;
             let np = (node - base) as usize;
-            if win.byte(np + len) == win.byte(pos + len) {
-                len = win.extend(np, pos, len + 1, max_len);
-                if REPORT && len > best {
-                    best = len;
-                    out.push(Match {
-                        len: len as u32,
-                        offset: (pos - np) as u32,
-                    });
-                }
-                if len >= nice_len {
-                    // Close enough to stand in for the node: take over its
-                    // subtrees and drop it from the tree.
-                    child[lt_slot] = child[(2 * np) & cm];
-                    child[gt_slot] = child[(2 * np + 1) & cm];
-                    return;
-                }
+            // Extend the common prefix (at least `len` bytes) and find the
+            // first differing bytes, eight at a time.
+            let (theirs, ours);
+            let a = win.u64_le(np + len);
+            let b = win.u64_le(pos + len);
+            if a != b {
+                let shift = (a ^ b).trailing_zeros() & !7;
+                len += (shift / 8) as usize;
+                theirs = (a >> shift) as u8;
+                ours = (b >> shift) as u8;
+            } else {
+                len = win.extend(np, pos, len + 8, cap);
+                theirs = win.byte(np + len);
+                ours = win.byte(pos + len);
             }
-            if win.byte(np + len) < win.byte(pos + len) {
+            let len_capped = len.min(cap);
+            if REPORT && len_capped > best {
+                best = len_capped;
+                out.push(Match {
+                    len: len_capped as u32,
+                    offset: (pos - np) as u32,
+                });
+            }
+            if len_capped >= nice_len {
+                // Close enough to stand in for the node: take over its
+                // subtrees and drop it from the tree.
+                child[lt_slot] = child[(2 * np) & cm];
+                child[gt_slot] = child[(2 * np + 1) & cm];
+                return;
+            }
+            // Below `cap` the two bytes differ.
+            if theirs < ours {
                 child[lt_slot] = P::new(node);
                 lt_slot = (2 * np + 1) & cm;
                 node = child[lt_slot].get();

@@ -91,6 +91,12 @@ impl<const CAP: usize, const BUF: usize> Bytes<'_, CAP, BUF> {
         u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
     }
 
+    /// The eight bytes at `i`, little-endian (bytes past the chunk are stale).
+    #[inline(always)]
+    pub(super) fn u64_le(self, i: usize) -> u64 {
+        self.u64_at(i)
+    }
+
     /// Length of the common prefix of the chunk at `a` and at `b`, known to
     /// be at least `start`, capped at `max` (`b + max` within the chunk).
     #[inline(always)]

@@ -22,11 +22,34 @@ const RING_MASK: usize = RING - 1;
 const BIT: u32 = 64;
 /// Match lengths 2..=257.
 const NUM_LENS: usize = MAX_MATCH_LEN - MIN_MATCH_LEN + 1;
+/// Rows of the match offer table: the offset slots rounded up to a power
+/// of two.
+const SLOT_ROWS: usize = MAX_OFFSET_SLOTS.next_power_of_two();
 /// Average matches cached per position before a block is cut short.
 const CACHE_PER_POS: usize = 5;
 /// Cost of a symbol the previous pass did not use, in bits.
 const UNUSED_MAIN_BITS: u32 = 15;
 const UNUSED_LEN_BITS: u32 = 14;
+
+/// What the path search reads and writes besides the nodes, in one place
+/// so that one register addresses all of it.
+struct Tables {
+    /// `match_offer[slot][len - 2]`: the cost of a match of
+    /// `len` bytes in `slot` (without aligned bits) in the high half, `len`
+    /// in the low one; adding the base cost and the offset's item bits
+    /// gives the offer to the node `len` bytes on.
+    /// Rows past the last slot (to a power of two, so that a masked slot
+    /// needs no bounds check) stay unused.
+    match_offer: [[u64; NUM_LENS]; SLOT_ROWS],
+    /// Literal offers: cost in the high half, item 1 in the low one.
+    lit_offer: [u64; NUM_CHARS],
+    /// Aligned symbol costs in the high half; the entries past the eight
+    /// symbols (zero) are for offset slots without aligned bits.
+    aligned_offer: [u64; 16],
+    /// Recent-offset queue per node, packed (see [`pack`]), for the last
+    /// [`RING`] nodes (a match reaches back at most `MAX_MATCH_LEN`).
+    queues: [u64; RING],
+}
 
 pub(super) struct OptParams {
     pub(super) depth: u32,
@@ -38,27 +61,25 @@ pub(super) struct OptParams {
 
 pub(super) struct Optimal {
     bt: BinaryTrees,
-    /// Matches of the block's positions, in position order.
+    /// Matches of the block's positions, in position order: per position a
+    /// header whose `len` is the number of matches that follow it. Sized
+    /// once; `cache_len` entries are in use.
     cache: Vec<Match>,
+    cache_len: usize,
     cache_limit: usize,
-    /// Number of cached matches per block position.
-    counts: Vec<u32>,
-    // Per node (block position 0..=len): best cost so far (`i32::MAX`: not
-    // reached yet), and the item arriving there, `offset << LEN_BITS | len`
-    // (length 1 = literal). Of two equal costs the smaller item wins.
-    node_cost: Vec<i32>,
-    node_item: Vec<u32>,
-    /// Recent-offset queue per node, packed (see [`pack`]), for the last
-    /// [`RING`] nodes (a match reaches back at most `MAX_MATCH_LEN`).
-    queues: Box<[u64; RING]>,
+    /// Per node (block position 0..=len): the best arrival so far, its cost
+    /// in the high half and its item, `offset << LEN_BITS | len` (length 1 =
+    /// literal), in the low half; `u64::MAX` when not reached yet. Packed so
+    /// that keeping the better of two arrivals is one `min`, which also
+    /// gives ties to the smaller item.
+    nodes: Vec<u64>,
+    tables: Box<Tables>,
     /// The chosen path, (len, offset) per item, last item first.
     path: Vec<(u32, u32)>,
     // Cost model.
     main_cost: Vec<u32>,
     len_cost: [u32; NUM_LEN_SYMS],
     aligned_cost: [u32; NUM_ALIGNED_SYMS],
-    /// `match_cost[slot * NUM_LENS + len - 2]`, without aligned bits.
-    match_cost: Vec<u32>,
     // Rough statistics from greedy observation while matching.
     obs_lit: [u32; NUM_CHARS],
     obs_matches: u32,
@@ -75,17 +96,20 @@ impl Optimal {
                 bt.set_min_len(2);
                 bt
             },
-            cache: Vec::with_capacity(cache_limit + NUM_LENS + 8),
+            cache: vec![Match::default(); cache_limit + max_block + NUM_LENS + 8],
+            cache_len: 0,
             cache_limit,
-            counts: Vec::with_capacity(max_block + 1),
-            node_cost: vec![0; max_block + 1],
-            node_item: vec![0; max_block + 1],
-            queues: Box::new([0; RING]),
+            nodes: vec![0; max_block + 1],
+            tables: Box::new(Tables {
+                match_offer: [[0; NUM_LENS]; SLOT_ROWS],
+                lit_offer: [0; NUM_CHARS],
+                aligned_offer: [0; 16],
+                queues: [0; RING],
+            }),
             path: Vec::with_capacity(max_block + 1),
             main_cost: vec![0; MAX_MAIN_SYMS],
             len_cost: [0; NUM_LEN_SYMS],
             aligned_cost: [0; NUM_ALIGNED_SYMS],
-            match_cost: vec![0; MAX_OFFSET_SLOTS * NUM_LENS],
             obs_lit: [0; NUM_CHARS],
             obs_matches: 0,
             obs_aligned: [0; NUM_ALIGNED_SYMS],
@@ -95,10 +119,10 @@ impl Optimal {
     pub(super) fn memory_usage(max_chunk_size: usize) -> usize {
         let max_block = max_chunk_size.min(SOFT_MAX_BLOCK_SIZE);
         BinaryTrees::memory_usage(max_chunk_size)
-            + (max_block * CACHE_PER_POS + NUM_LENS + 8) * std::mem::size_of::<Match>()
-            + (max_block + 1) * (4 + 4 + 4 + 8)
-            + RING * 8
-            + (MAX_MAIN_SYMS + MAX_OFFSET_SLOTS * NUM_LENS) * 4
+            + (max_block * (CACHE_PER_POS + 1) + NUM_LENS + 8) * std::mem::size_of::<Match>()
+            + (max_block + 1) * (8 + 8)
+            + MAX_MAIN_SYMS * 4
+            + std::mem::size_of::<Tables>()
             + std::mem::size_of::<Self>()
     }
 
@@ -115,14 +139,14 @@ impl Optimal {
     ) {
         let n = data.len();
         self.bt.reset();
-        let max_block = self.node_cost.len() - 1;
+        let max_block = self.nodes.len() - 1;
         let mut pos = 0usize;
         let mut next_search = 0usize;
         while pos < n {
             let block_start = pos;
             let max_end = n.min(pos + max_block);
-            self.cache.clear();
-            self.counts.clear();
+            self.cache_len = 0;
+            let mut cached = 0usize;
             split.reset();
             self.obs_lit.fill(0);
             self.obs_matches = 0;
@@ -132,13 +156,26 @@ impl Optimal {
             while pos < max_end {
                 let max_len = (n - pos).min(MAX_MATCH_LEN) as u32;
                 let nice = p.nice.min(max_len);
-                if pos >= next_search {
-                    let start = self.cache.len();
-                    self.bt
-                        .matches(data, pos, max_len, nice, p.depth, &mut self.cache);
-                    let count = self.cache.len() - start;
-                    self.counts.push(count as u32);
-                    let best = self.cache[start..].last().copied().unwrap_or_default();
+                let header = self.cache_len;
+                // (The cache is sized so that it always has room.)
+                let room = self
+                    .cache
+                    .get_mut(header..)
+                    .and_then(|c| c.split_first_mut());
+                if let (true, Some((head, found))) = (pos >= next_search, room) {
+                    let count = self
+                        .bt
+                        .matches_into(data, pos, max_len, nice, p.depth, found);
+                    *head = Match {
+                        len: count as u32,
+                        offset: 0,
+                    };
+                    let best = found
+                        .get(..count)
+                        .and_then(|f| f.last().copied())
+                        .unwrap_or_default();
+                    self.cache_len += 1 + count;
+                    cached += count;
                     if pos >= next_obs {
                         if best.len >= 3 {
                             self.obs_matches += 1;
@@ -156,10 +193,13 @@ impl Optimal {
                     }
                 } else {
                     self.bt.skip(data, pos, max_len, nice, p.depth);
-                    self.counts.push(0);
+                    if let Some(head) = self.cache.get_mut(header) {
+                        *head = Match::default();
+                    }
+                    self.cache_len += 1;
                 }
                 pos += 1;
-                if self.cache.len() >= self.cache_limit {
+                if cached >= self.cache_limit {
                     break;
                 }
                 if split.ready()
@@ -274,24 +314,33 @@ impl Optimal {
                 extra -= NUM_ALIGNED_BITS * BIT;
             }
             let sym = NUM_CHARS + slot * NUM_LEN_HEADERS;
-            let row = &mut self.match_cost[slot * NUM_LENS..(slot + 1) * NUM_LENS];
+            let row = &mut self.tables.match_offer[slot & (SLOT_ROWS - 1)];
             for (i, c) in row.iter_mut().enumerate() {
-                *c = if i < NUM_PRIMARY_LENS {
+                let cost = if i < NUM_PRIMARY_LENS {
                     self.main_cost[sym + i] + extra
                 } else {
                     self.main_cost[sym + NUM_PRIMARY_LENS]
                         + extra
                         + self.len_cost[(i - NUM_PRIMARY_LENS).min(NUM_LEN_SYMS - 1)]
                 };
+                *c = u64::from(cost) << 32 | (i + MIN_MATCH_LEN) as u64;
             }
+        }
+        let t = &mut *self.tables;
+        for (o, &c) in t.lit_offer.iter_mut().zip(&self.main_cost) {
+            *o = u64::from(c) << 32 | 1;
+        }
+        t.aligned_offer = [0; 16];
+        for (o, &c) in t.aligned_offer.iter_mut().zip(&self.aligned_cost) {
+            *o = u64::from(c) << 32;
         }
     }
 
     /// The forward dynamic program over the block's positions.
     ///
-    /// Kept free of data-dependent branches where it can be: a node is one
-    /// `u64` (cost above item), so an offer is a `min`, and each node's
-    /// queue is selected rather than branched to.
+    /// Kept free of data-dependent branches where it can be: an offer is a
+    /// `min` on a packed node, and each node's queue is selected rather than
+    /// branched to.
     #[inline(never)]
     fn min_cost_path(
         &mut self,
@@ -301,36 +350,41 @@ impl Optimal {
         queue: Queue,
         max_offset: u32,
     ) {
-        let (Some(cost), Some(item), Some(block), Some(counts)) = (
-            self.node_cost.get_mut(..len + 1),
-            self.node_item.get_mut(..len + 1),
-            data.get(..start + len),
-            self.counts.get(..len),
-        ) else {
+        let Some(nodes) = self.nodes.get_mut(..len + 1) else {
             return;
         };
-        cost.fill(i32::MAX);
-        cost[0] = 0;
-        let mut nodes = (&mut *cost, &mut *item);
-        let queues = &mut *self.queues;
-        queues[0] = pack(queue);
-        let mc = &self.match_cost[..];
-        let lit_cost: &[u32; NUM_CHARS] = match self.main_cost.first_chunk::<NUM_CHARS>() {
-            Some(c) => c,
-            None => return,
-        };
-        let aligned_cost = &self.aligned_cost;
-        let cache = &self.cache[..];
-        let mut ci = 0usize; // cache index of the current position's matches
-                             // The current node's queue, kept out of memory: reloading the entry
-                             // just stored would stall on store forwarding.
+        if data.len() < start + len {
+            return;
+        }
+        // Nodes start unreached. Each position's window reaches one node
+        // further than the previous one's, which it clears first (below),
+        // so only the first window is cleared up front.
+        let first = nodes.len().min(MAX_MATCH_LEN + 1);
+        nodes[..first].fill(u64::MAX);
+        nodes[0] = 0;
+        let t = &mut *self.tables;
+        t.queues[0] = pack(queue);
+        let cache = self.cache.get(..self.cache_len).unwrap_or(&[]);
+        // Cache index of the current position's header.
+        let mut ci = 0usize;
+        // The current node's queue, kept out of memory: reloading the entry
+        // just stored would stall on store forwarding.
         let mut q = pack(queue);
         // Offsets are below 2^21, so `offset - 1` of 0 is out of range too.
         let max_off_m1 = max_offset.wrapping_sub(1);
 
-        for (i, &count) in counts.iter().enumerate() {
-            let base = nodes.0[i];
-            let count = count as usize;
+        for i in 0..len {
+            // The nodes a match from here can reach: `win[l]` is node
+            // `i + l`.
+            let max_len = (len - i).min(MAX_MATCH_LEN);
+            let Some(win) = nodes.get_mut(i..=i + max_len) else {
+                break;
+            };
+            if let Some(newest) = win.get_mut(MAX_MATCH_LEN) {
+                *newest = u64::MAX;
+            }
+            let base = win[0] & COST_MASK;
+            let count = cache.get(ci).map_or(0, |h| h.len as usize);
             // Absolute position, for offsets reaching before the block.
             let p = start + i;
 
@@ -339,31 +393,25 @@ impl Optimal {
             // either: there, it would mostly re-find the long match at
             // every byte.
             if count > 0 {
-                let max_len = (len - i).min(MAX_MATCH_LEN);
-                let matches = cache.get(ci..ci + count).unwrap_or(&[]);
-                ci += count;
+                let matches = cache.get(ci + 1..ci + 1 + count).unwrap_or(&[]);
                 let mut next_len = 2usize;
-                if max_len >= 2 {
-                    // Recent offsets first, R0 before R1 before R2: each
-                    // length is priced with the first (cheapest) source
-                    // that has it. An offset reaching before the chunk
-                    // reads as a mismatch.
-                    let here = pair(block, p);
-                    let reps = unpack(q);
-                    for (k, off) in reps.into_iter().enumerate() {
-                        let b = p.wrapping_sub(off as usize);
-                        if b >= p || pair(block, b) != here {
-                            continue;
-                        }
-                        let l = extend(block, p, b, 2, max_len);
-                        if l < next_len {
-                            continue;
-                        }
-                        relax(&mut nodes, &mc[k * NUM_LENS..], i, next_len, l, base, off);
-                        next_len = l + 1;
-                    }
-                }
+                // Recent offsets first, R0 before R1 before R2: each length
+                // is priced with the first (cheapest) source that has it.
+                let rep = RepSearch {
+                    data,
+                    p,
+                    here: load8(data, p),
+                    max_len,
+                    base,
+                };
+                rep.offer::<0>(win, &t.match_offer, q, &mut next_len);
+                rep.offer::<1>(win, &t.match_offer, q, &mut next_len);
+                rep.offer::<2>(win, &t.match_offer, q, &mut next_len);
                 // Explicit offsets: for each length, the closest match.
+                // When the recent offsets already cover the longest one
+                // (common), one test skips them all.
+                let longest = matches.last().map_or(0, |m| (m.len as usize).min(max_len));
+                let matches = if longest < next_len { &[] } else { matches };
                 for m in matches {
                     let l = (m.len as usize).min(max_len);
                     if l < next_len || m.offset.wrapping_sub(1) >= max_off_m1 {
@@ -371,34 +419,39 @@ impl Optimal {
                     }
                     let formatted = m.offset + 2;
                     let slot = offset_slot_fast(formatted);
-                    let aligned = aligned_cost[(formatted & 7) as usize];
-                    let b = base
-                        + if slot >= MIN_ALIGNED_SLOT {
-                            aligned as i32
-                        } else {
-                            0
-                        };
-                    let Some(row) = mc.get(slot * NUM_LENS..) else {
-                        continue;
+                    let aligned = if slot >= MIN_ALIGNED_SLOT {
+                        t.aligned_offer[(formatted & 7) as usize]
+                    } else {
+                        0
                     };
-                    relax(&mut nodes, row, i, next_len, l, b, m.offset);
+                    let add = (base + aligned) | u64::from(m.offset) << LEN_BITS;
+                    relax(
+                        win,
+                        &t.match_offer[slot & (SLOT_ROWS - 1)],
+                        next_len,
+                        l,
+                        add,
+                    );
                     next_len = l + 1;
                 }
             }
+            ci += 1 + count;
 
             // Literal; ties go to the literal (its item, 1, is below every
             // match's).
-            let lit = base + lit_cost[usize::from(block[p])] as i32;
-            let arrived = nodes.0[i + 1];
-            let item = nodes.1[i + 1];
+            let Some(next) = win.get_mut(1) else {
+                break;
+            };
+            let lit = base + t.lit_offer[usize::from(data[p])];
+            let arrived = *next;
             let is_lit = lit <= arrived;
-            nodes.0[i + 1] = lit.min(arrived);
-            nodes.1[i + 1] = if is_lit { 1 } else { item };
+            *next = lit.min(arrived);
+            let item = arrived as u32;
             // The queue after the match that arrives, computed either way.
-            let from = queues[(i + 1).wrapping_sub((item & LEN_MASK) as usize) & RING_MASK];
+            let from = t.queues[(i + 1).wrapping_sub((item & LEN_MASK) as usize) & RING_MASK];
             let qm = packed_update(from, item >> LEN_BITS);
             q = if is_lit { q } else { qm };
-            queues[(i + 1) & RING_MASK] = q;
+            t.queues[(i + 1) & RING_MASK] = q;
         }
     }
 
@@ -407,7 +460,7 @@ impl Optimal {
         self.path.clear();
         let mut j = len;
         while j > 0 {
-            let item = self.node_item[j];
+            let item = self.nodes[j] as u32;
             let l = ((item & LEN_MASK) as usize).clamp(1, j);
             self.path.push((l as u32, item >> LEN_BITS));
             j -= l;
@@ -453,37 +506,93 @@ fn offset_slot_fast(formatted: u32) -> usize {
     (2 * b + ((f >> (b - 1)) & 1)) as usize
 }
 
-/// Offers node `i`'s successors `i + lo ..= i + hi` a match at `offset`
-/// costing `base + row[len - 2]`.
+/// Offers the nodes `win[lo..=hi]` a match: the offer for length `len` is
+/// `row[len - 2] + add`.
 #[inline(always)]
-fn relax(
-    nodes: &mut (&mut [i32], &mut [u32]),
-    row: &[u32],
-    i: usize,
-    lo: usize,
-    hi: usize,
-    base: i32,
-    offset: u32,
-) {
-    let n = hi + 1 - lo;
-    let (Some(tc), Some(ti), Some(costs)) = (
-        nodes.0.get_mut(i + lo..).and_then(|t| t.get_mut(..n)),
-        nodes.1.get_mut(i + lo..).and_then(|t| t.get_mut(..n)),
-        row.get(lo - 2..).and_then(|r| r.get(..n)),
-    ) else {
-        return;
-    };
-    // Items are below 2^30, so signed comparisons order them too.
-    let first = ((offset << LEN_BITS) | lo as u32) as i32;
-    for k in 0..n {
-        let c = base + costs[k] as i32;
-        let it = first + k as i32;
-        let (t, ot) = (tc[k], ti[k] as i32);
-        // All ones when the offer is better: masks, not a branch.
-        let take = -(((c < t) | ((c == t) & (it < ot))) as i32);
-        tc[k] = (c & take) | (t & !take);
-        ti[k] = ((it & take) | (ot & !take)) as u32;
+fn relax(win: &mut [u64], row: &[u64; NUM_LENS], lo: usize, hi: usize, add: u64) {
+    for len in lo..hi + 1 {
+        let offer = row[len.wrapping_sub(MIN_MATCH_LEN) & (NUM_LENS - 1)].wrapping_add(add);
+        // Never fails (`hi` is within the window); checked rather than
+        // indexed, which also keeps this short loop scalar.
+        let Some(t) = win.get_mut(len) else {
+            return;
+        };
+        *t = (*t).min(offer);
     }
+}
+
+/// One position's repeat-offset search.
+struct RepSearch<'a> {
+    data: &'a [u8],
+    /// The position in `data` and its node's cost bits.
+    p: usize,
+    base: u64,
+    /// The eight bytes at `p`.
+    here: u64,
+    max_len: usize,
+}
+
+impl RepSearch<'_> {
+    /// Offers the match at recent offset `K` for the lengths from
+    /// `next_len` on that no cheaper source has, advancing `next_len`.
+    #[inline(always)]
+    fn offer<const K: usize>(
+        &self,
+        win: &mut [u64],
+        match_offer: &[[u64; NUM_LENS]; SLOT_ROWS],
+        q: u64,
+        next_len: &mut usize,
+    ) {
+        let off = ((q >> (K as u32 * QUEUE_BITS)) & QUEUE_MASK) as usize;
+        // An offset reaching before the chunk cannot match (nor can 0,
+        // which the queue never holds).
+        if off.wrapping_sub(1) >= self.p {
+            return;
+        }
+        let from = self.p - off;
+        let diff = self.here ^ load8(self.data, from);
+        if diff & 0xffff != 0 {
+            return;
+        }
+        let l = if diff != 0 {
+            (diff.trailing_zeros() / 8) as usize
+        } else {
+            extend(self.data, self.p, from, 8, self.max_len)
+        }
+        .min(self.max_len);
+        if l < *next_len {
+            return;
+        }
+        let add = self.base | (off as u64) << LEN_BITS;
+        relax(win, &match_offer[K], *next_len, l, add);
+        *next_len = l + 1;
+    }
+}
+
+/// The cost half of a packed node.
+const COST_MASK: u64 = !0 << 32;
+
+/// The eight bytes at `i`, little-endian; bytes past the end read as zero.
+#[inline(always)]
+fn load8(data: &[u8], i: usize) -> u64 {
+    match data.get(i..i.wrapping_add(8)) {
+        Some(&[b0, b1, b2, b3, b4, b5, b6, b7]) => {
+            u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7])
+        }
+        _ => load8_tail(data, i),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn load8_tail(data: &[u8], i: usize) -> u64 {
+    let mut b = [0u8; 8];
+    if let Some(tail) = data.get(i..) {
+        for (d, s) in b.iter_mut().zip(tail) {
+            *d = *s;
+        }
+    }
+    u64::from_le_bytes(b)
 }
 
 const QUEUE_BITS: u32 = 21;
@@ -496,7 +605,7 @@ fn pack(q: Queue) -> u64 {
     u64::from(q[0]) | u64::from(q[1]) << QUEUE_BITS | u64::from(q[2]) << (2 * QUEUE_BITS)
 }
 
-#[inline(always)]
+#[cfg(test)]
 fn unpack(q: u64) -> Queue {
     [
         (q & QUEUE_MASK) as u32,
@@ -505,16 +614,18 @@ fn unpack(q: u64) -> Queue {
     ]
 }
 
-/// `block::queue_update` on a packed queue (selects, no branches).
+/// `block::queue_update` on a packed queue (selects, no branches). Bits
+/// above R2 may be left set; every reader masks them off.
 #[inline(always)]
 fn packed_update(q: u64, offset: u32) -> u64 {
     let o = u64::from(offset);
     let r0 = q & QUEUE_MASK;
     let r1 = (q >> QUEUE_BITS) & QUEUE_MASK;
     let r2 = (q >> (2 * QUEUE_BITS)) & QUEUE_MASK;
-    let push = o | r0 << QUEUE_BITS | r1 << (2 * QUEUE_BITS);
-    let swap1 = r1 | r0 << QUEUE_BITS | r2 << (2 * QUEUE_BITS);
-    let swap2 = r2 | r1 << QUEUE_BITS | r0 << (2 * QUEUE_BITS);
+    // Swapping R0 with R1 (or R2) flips both fields by their difference.
+    let swap1 = q ^ ((r0 ^ r1) * (1 | 1 << QUEUE_BITS));
+    let swap2 = q ^ ((r0 ^ r2) * (1 | 1 << (2 * QUEUE_BITS)));
+    let push = q << QUEUE_BITS | o;
     let a = if o == r2 { swap2 } else { push };
     let b = if o == r1 { swap1 } else { a };
     if o == r0 {
@@ -522,13 +633,6 @@ fn packed_update(q: u64, offset: u32) -> u64 {
     } else {
         b
     }
-}
-
-/// The two bytes at `pos` (zero past the end).
-#[inline(always)]
-fn pair(data: &[u8], pos: usize) -> u16 {
-    data.get(pos..pos + 2)
-        .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
 }
 
 #[cfg(test)]
