@@ -20,6 +20,7 @@ pub(super) const MAX_FAST_LENGTH: usize = 255;
 
 /// Cost of a binary decision, indexed by how many of the last 64 bits with
 /// this probability entry were the same as the bit being coded.
+#[derive(Clone, Copy)]
 pub(super) struct BitCosts([u32; 65]);
 
 impl BitCosts {
@@ -32,18 +33,30 @@ impl BitCosts {
         }
         BitCosts(t)
     }
+
+    /// The costs of a 0 and a 1 bit with `zeros` zeros in the window.
+    #[inline(always)]
+    fn pair(&self, zeros: u32) -> [u16; 2] {
+        let z = (zeros as usize).min(64);
+        [self.0[z] as u16, self.0[64 - z] as u16]
+    }
 }
 
 #[derive(Clone, Copy)]
 pub(super) struct Prob {
     recent: u64,
     zeros: u32,
+    /// Cost of coding a 0 and a 1 with this entry now, kept up to date by
+    /// the encoder: the parser reads these far more often than bits are
+    /// coded. (Set by `Probs::init_costs`; at most 6 bits, so 16 bits fit.)
+    cost: [u16; 2],
 }
 
 impl Prob {
     const INITIAL: Prob = Prob {
         recent: INITIAL_RECENT_BITS,
         zeros: INITIAL_ZERO_COUNT,
+        cost: [0; 2],
     };
 }
 
@@ -66,19 +79,27 @@ impl Probs {
         delta_is_rep: [Prob::INITIAL; NUM_DELTA_STATES],
         delta_rep: [[Prob::INITIAL; NUM_DELTA_REP_STATES]; NUM_REP_DECISIONS],
     };
+
+    /// Fills in the costs of every entry (after a reset).
+    pub(super) fn init_costs(&mut self, costs: &BitCosts) {
+        let all = self
+            .main
+            .iter_mut()
+            .chain(self.is_delta.iter_mut())
+            .chain(self.lz_is_rep.iter_mut())
+            .chain(self.lz_rep.iter_mut().flatten())
+            .chain(self.delta_is_rep.iter_mut())
+            .chain(self.delta_rep.iter_mut().flatten());
+        for p in all {
+            p.cost = costs.pair(p.zeros);
+        }
+    }
 }
 
 /// Cost of coding `bit` with the entry at `state` of `probs`.
 #[inline(always)]
-pub(super) fn bit_cost<const N: usize>(
-    costs: &BitCosts,
-    probs: &[Prob; N],
-    state: u8,
-    bit: u32,
-) -> u32 {
-    let z = (probs[state as usize & (N - 1)].zeros as usize).min(64);
-    let same = if bit == 0 { z } else { 64 - z };
-    costs.0[same]
+pub(super) fn bit_cost<const N: usize>(probs: &[Prob; N], state: u8, bit: u32) -> u32 {
+    u32::from(probs[state as usize & (N - 1)].cost[(bit & 1) as usize])
 }
 
 /// Both output streams over the caller's buffer.
@@ -90,6 +111,8 @@ pub(super) struct Output<'a> {
     bwd: usize,
     /// Set once either stream ran into the other.
     pub(super) overflow: bool,
+    /// To keep the costs in the probability entries current.
+    costs: BitCosts,
     // Range coder.
     low: u64,
     range: u32,
@@ -111,6 +134,7 @@ impl<'a> Output<'a> {
             fwd: 0,
             bwd: words,
             overflow: false,
+            costs: BitCosts::new(),
             low: 0,
             range: u32::MAX,
             cache: 0,
@@ -199,6 +223,7 @@ impl<'a> Output<'a> {
         let leaving = (entry.recent >> 63) as u32;
         entry.zeros = entry.zeros + leaving - bit;
         entry.recent = (entry.recent << 1) | u64::from(bit);
+        entry.cost = self.costs.pair(entry.zeros);
         self.encode_bit(bit, prob);
     }
 

@@ -54,11 +54,12 @@ pub(super) struct LcpFinder {
     pub(super) nice: usize,
     /// Results of the early loads (see `advance`).
     warm: u32,
-    sink: u32,
 }
 
-/// How many positions ahead `advance` touches the first interval.
+/// How many positions ahead `advance` loads the first interval.
 const WARM_DISTANCE: usize = 2;
+/// How many positions ahead `advance` prefetches it.
+const PREFETCH_DISTANCE: usize = 8;
 
 impl LcpFinder {
     pub(super) fn new(max_size: usize, nice: usize) -> Self {
@@ -69,7 +70,6 @@ impl LcpFinder {
             bits: vec![0; bit_words(n)],
             nice: nice.clamp(2, MAX_LCP),
             warm: ROOT,
-            sink: 0,
         }
     }
 
@@ -86,7 +86,11 @@ impl LcpFinder {
         }
         let sa = &mut self.iv[..n];
         sais(data, sa, 256, &mut self.pd, &mut self.bits);
-        build_lcp(data, sa, self.nice as u32);
+        if n <= PHI_MAX {
+            build_lcp_phi(data, sa, &mut self.pd[..n], self.nice as u32);
+        } else {
+            build_lcp(data, sa, self.nice as u32);
+        }
         build_intervals(sa, &mut self.pd[..n]);
     }
 
@@ -117,16 +121,17 @@ impl LcpFinder {
         if q >= iv.len() {
             return 0;
         }
-        // Touch what later positions will read first, so that the cache
-        // misses overlap with the work until then (loads off the critical
-        // path, as there is no safe prefetch): the first interval of the
-        // position `WARM_DISTANCE` ahead, and the owner record of what the
-        // previous step loaded for the position after this one.
+        // Fetch what later positions will read first, so that the cache
+        // misses overlap with the work until then: the first interval of the
+        // position `PREFETCH_DISTANCE` ahead, that interval again (loaded,
+        // as its content leads further) `WARM_DISTANCE` ahead, and the owner
+        // record of what the previous step loaded.
         let y = self.warm;
         if y >> SHIFT == 0 {
-            if let Some(&z) = pd.get(y as usize) {
-                self.sink ^= z;
-            }
+            crate::prefetch::prefetch(pd, y as usize);
+        }
+        if let Some(&far) = pd.get(q + PREFETCH_DISTANCE) {
+            crate::prefetch::prefetch(iv, (far & MASK) as usize);
         }
         if let Some(&ahead) = pd.get(q + WARM_DISTANCE) {
             if let Some(&x) = iv.get((ahead & MASK) as usize) {
@@ -222,6 +227,28 @@ fn is_lms(bits: &[u64], i: usize) -> bool {
     i > 0 && is_s(bits, i) && !is_s(bits, i - 1)
 }
 
+/// The LMS flags of positions `64 * w ..` (bit 0 of word 0, position 0,
+/// is never LMS).
+#[inline(always)]
+fn lms_word(bits: &[u64], w: usize) -> u64 {
+    let carry = if w == 0 { 1 } else { bits[w - 1] >> 63 };
+    bits[w] & !((bits[w] << 1) | carry)
+}
+
+/// Calls `f` with each LMS position of a string whose type bits take
+/// `words` words, in increasing order. Whole words at a time: most of the
+/// positions are not LMS.
+#[inline(always)]
+fn for_each_lms(bits: &[u64], words: usize, mut f: impl FnMut(usize)) {
+    for w in 0..words {
+        let mut m = lms_word(bits, w);
+        while m != 0 {
+            f(64 * w + m.trailing_zeros() as usize);
+            m &= m - 1;
+        }
+    }
+}
+
 /// Symbol counts of `s` into `cnt`.
 fn count<T: Sym>(s: &[T], cnt: &mut [u32]) {
     cnt.fill(0);
@@ -254,6 +281,20 @@ const S_FLAG: u32 = 1 << 30;
 /// pass placed are flagged, and the predecessor of a flagged suffix is S-type
 /// unless its symbol is larger, of any other suffix only if it is smaller.
 fn induce<T: Sym>(s: &[T], sa: &mut [u32], bkt: &mut [u32], cnt: &[u32]) {
+    // Prefetches only pay where the symbols do not fit in the caches;
+    // below that they are pure overhead.
+    if std::mem::size_of_val(s) > INDUCE_WARM_MIN {
+        induce_with::<T, true>(s, sa, bkt, cnt);
+    } else {
+        induce_with::<T, false>(s, sa, bkt, cnt);
+    }
+}
+
+/// Bytes of symbols from which `induce` reads ahead.
+const INDUCE_WARM_MIN: usize = 1 << 20;
+
+#[inline(always)]
+fn induce_with<T: Sym, const WARM: bool>(s: &[T], sa: &mut [u32], bkt: &mut [u32], cnt: &[u32]) {
     let n = s.len();
     buckets(cnt, bkt, false);
     // The (virtual, smallest) end sentinel induces the last suffix first.
@@ -261,10 +302,11 @@ fn induce<T: Sym>(s: &[T], sa: &mut [u32], bkt: &mut [u32], cnt: &[u32]) {
     sa[bkt[c] as usize] = (n - 1) as u32;
     bkt[c] += 1;
     let last = n - 1;
-    // Early loads of the symbols a later step will read (see `warm_symbol`).
-    let mut sink = 0usize;
+    // Prefetches of the symbols a later step will read (see `prefetch_symbol`).
     for i in 0..n {
-        sink ^= warm_symbol(s, sa, i + INDUCE_WARM);
+        if WARM {
+            prefetch_symbol(s, sa, i + INDUCE_WARM);
+        }
         let j = sa[i];
         // Empty, or the whole string (no predecessor).
         if j.wrapping_sub(1) >= last as u32 {
@@ -279,7 +321,9 @@ fn induce<T: Sym>(s: &[T], sa: &mut [u32], bkt: &mut [u32], cnt: &[u32]) {
     }
     buckets(cnt, bkt, true);
     for i in (0..n).rev() {
-        sink ^= warm_symbol(s, sa, i.wrapping_sub(INDUCE_WARM));
+        if WARM {
+            prefetch_symbol(s, sa, i.wrapping_sub(INDUCE_WARM));
+        }
         let e = sa[i];
         if e == EMPTY {
             continue;
@@ -296,23 +340,19 @@ fn induce<T: Sym>(s: &[T], sa: &mut [u32], bkt: &mut [u32], cnt: &[u32]) {
             sa[bkt[c] as usize] = (j - 1) as u32 | S_FLAG;
         }
     }
-    std::hint::black_box(sink);
 }
 
-/// How far ahead the induced-sorting scans read symbols early.
+/// How far ahead the induced-sorting scans prefetch symbols.
 const INDUCE_WARM: usize = 16;
 
-/// Reads the symbol before the suffix at `sa[i]` as it stands now (it may
-/// still change; this only brings the symbol into the cache before the scan
-/// needs it, as there is no safe prefetch).
+/// Prefetches the symbol before the suffix at `sa[i]` as it stands now (it
+/// may still change; this only brings the symbol into the cache before the
+/// scan needs it).
 #[inline(always)]
-fn warm_symbol<T: Sym>(s: &[T], sa: &[u32], i: usize) -> usize {
-    match sa.get(i) {
-        Some(&e) => {
-            let j = (e & !S_FLAG) as usize;
-            s.get(j.wrapping_sub(1)).map_or(0, |c| c.idx())
-        }
-        None => 0,
+fn prefetch_symbol<T: Sym>(s: &[T], sa: &[u32], i: usize) {
+    if let Some(&e) = sa.get(i) {
+        let j = (e & !S_FLAG) as usize;
+        crate::prefetch::prefetch(s, j.wrapping_sub(1));
     }
 }
 
@@ -332,12 +372,17 @@ fn sais<T: Sym>(s: &[T], sa: &mut [u32], k: usize, bkt: &mut [u32], bits: &mut [
     let (bits, rest_bits) = bits.split_at_mut(words);
     // Types: S (1) when the suffix is smaller than the next one.
     bits.fill(0);
+    // Built a word at a time in a register; each word is stored when its
+    // lowest position is reached.
     let mut next_s = false;
+    let mut word = 0u64;
     for i in (0..n - 1).rev() {
         let (a, b) = (s[i].idx(), s[i + 1].idx());
         let t = a < b || (a == b && next_s);
-        if t {
-            bits[i >> 6] |= 1 << (i & 63);
+        word |= u64::from(t) << (i & 63);
+        if i & 63 == 0 {
+            bits[i >> 6] = word;
+            word = 0;
         }
         next_s = t;
     }
@@ -350,13 +395,11 @@ fn sais<T: Sym>(s: &[T], sa: &mut [u32], k: usize, bkt: &mut [u32], bits: &mut [
         let cnt = &mut cnt[..k];
         count(s, cnt);
         buckets(cnt, bp, true);
-        for (i, &c) in s.iter().enumerate().skip(1) {
-            if is_lms(bits, i) {
-                let c = c.idx();
-                bp[c] -= 1;
-                sa[bp[c] as usize] = i as u32;
-            }
-        }
+        for_each_lms(bits, words, |i| {
+            let c = s[i].idx();
+            bp[c] -= 1;
+            sa[bp[c] as usize] = i as u32;
+        });
         induce(s, sa, bp, cnt);
     }
 
@@ -375,8 +418,12 @@ fn sais<T: Sym>(s: &[T], sa: &mut [u32], k: usize, bkt: &mut [u32], bits: &mut [
     // name will take. LMS positions are at least two apart, so these slots
     // are distinct.
     let mut next = n;
-    for i in (1..n).rev() {
-        if is_lms(bits, i) {
+    for w in (0..words).rev() {
+        let mut m = lms_word(bits, w);
+        while m != 0 {
+            let b = 63 - m.leading_zeros() as usize;
+            m &= !(1 << b);
+            let i = 64 * w + b;
             sa[n1 + i / 2] = if next == n { 0 } else { (next - i) as u32 };
             next = i;
         }
@@ -418,12 +465,10 @@ fn sais<T: Sym>(s: &[T], sa: &mut [u32], k: usize, bkt: &mut [u32], bits: &mut [
         }
         // Map the order of the reduced string back to positions.
         let mut j = 0;
-        for i in 1..n {
-            if is_lms(bits, i) {
-                tail[j] = i as u32;
-                j += 1;
-            }
-        }
+        for_each_lms(bits, words, |i| {
+            tail[j] = i as u32;
+            j += 1;
+        });
         for h in head[..n1].iter_mut() {
             *h = tail[*h as usize];
         }
@@ -503,6 +548,46 @@ fn sort_mostly_unique(s: &[u32], sa: &mut [u32], k: usize, bkt: &mut [u32]) -> b
         start = end;
     }
     true
+}
+
+/// Largest chunk for which `build_lcp_phi` is used.
+const PHI_MAX: usize = 1 << 20;
+
+/// Does what `build_lcp` does, for chunks that fit in the caches: in text
+/// order each LCP is at least the previous one less one (also with the
+/// cap), so nearly every entry costs one or two byte compares instead of up
+/// to a cap's worth. Needs `phi.len() == sa.len()` as scratch. Large
+/// chunks keep `build_lcp`, whose cache misses are fewer.
+fn build_lcp_phi(data: &[u8], sa: &mut [u32], phi: &mut [u32], cap: u32) {
+    let n = data.len();
+    // The suffix sorted just before each one (`EMPTY` for the first).
+    let mut prev = EMPTY;
+    for &e in sa.iter() {
+        if let Some(slot) = phi.get_mut(e as usize) {
+            *slot = prev;
+        }
+        prev = e;
+    }
+    let mut l = 0usize;
+    for (p, slot) in phi.iter_mut().enumerate() {
+        let q = *slot;
+        if q == EMPTY {
+            *slot = 0;
+            l = 0;
+            continue;
+        }
+        let q = q as usize;
+        let (a, b) = (p.max(q), p.min(q));
+        let max = (cap as usize).min(n - a);
+        l = extend(data, a, b, l.min(max), max);
+        *slot = l as u32;
+        l = l.saturating_sub(1);
+    }
+    for e in sa.iter_mut() {
+        let l = phi.get(*e as usize).copied().unwrap_or(0);
+        let l = if l < 2 { 0 } else { l };
+        *e |= l << SHIFT;
+    }
 }
 
 /// Replaces each suffix array entry by itself with the LCP (capped at
@@ -624,6 +709,26 @@ mod tests {
             let len = (seed as usize * 7) % 300;
             for alpha in [1, 2, 3, 4, 256] {
                 check_sa(&rng_bytes(len, seed, alpha));
+            }
+        }
+    }
+
+    #[test]
+    fn lcp_phi_matches_direct() {
+        for seed in 1..120u64 {
+            let len = 1 + (seed as usize * 37) % 2000;
+            for alpha in [1, 2, 3, 256] {
+                let s = rng_bytes(len, seed, alpha);
+                let mut sa = naive_sa(&s);
+                let mut sa2 = sa.clone();
+                let mut phi = vec![0u32; len];
+                for cap in [2, 7, 63] {
+                    build_lcp(&s, &mut sa, cap);
+                    build_lcp_phi(&s, &mut sa2, &mut phi, cap);
+                    assert_eq!(sa, sa2, "{seed} {alpha} {cap}");
+                    sa = naive_sa(&s);
+                    sa2 = sa.clone();
+                }
             }
         }
     }

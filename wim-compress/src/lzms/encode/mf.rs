@@ -342,7 +342,6 @@ const DELTA_BITS: u32 = 15;
 
 pub(super) struct DeltaFinder {
     table: Vec<u32>,
-    bits: u32,
     /// For position `ahead_pos`, per power: the table slot, the three byte
     /// differences (`NO_KEY` when the span reaches before the chunk), and
     /// the entry read early (see `prepare`).
@@ -353,6 +352,8 @@ pub(super) struct DeltaFinder {
 }
 
 const NO_KEY: u32 = u32::MAX;
+/// The largest span searched.
+const MAX_SPAN: usize = 1 << (POWERS - 1);
 
 const HIGH32: u32 = 0x8080_8080;
 const HIGH64: u64 = 0x8080_8080_8080_8080;
@@ -417,7 +418,6 @@ impl DeltaFinder {
     pub(super) fn new() -> Self {
         DeltaFinder {
             table: vec![NIL; 1 << DELTA_BITS],
-            bits: DELTA_BITS,
             slot: [0; POWERS as usize],
             diff: [NO_KEY; POWERS as usize],
             ahead: [NIL; POWERS as usize],
@@ -436,11 +436,29 @@ impl DeltaFinder {
 
     /// Computes the keys of position `p` (`p + 4 <= data.len()`), and with
     /// `LOAD` reads their table entries early: the parser works on other
-    /// things before it comes back, which hides most of the misses.
+    /// things before it comes back, which hides most of the misses. (All
+    /// are read before `find` replaces any: two spans may share a slot.)
     #[inline(always)]
     fn prepare<const LOAD: bool>(&mut self, data: &[u8], p: usize) {
-        let cur = load_u32(data, p);
         let mask = self.table.len() - 1;
+        // Past the first few bytes every span fits: no per-span test.
+        if p >= MAX_SPAN {
+            let cur = load_u32(data, p);
+            for power in 0..POWERS as usize {
+                let span = 1usize << power;
+                let d = sub_bytes32(cur, load_u32(data, p - span)) & 0x00FF_FFFF;
+                let v = (((span + (p & (span - 1))) as u32) << 24) | d;
+                let h = hash(v, DELTA_BITS) & mask;
+                self.diff[power] = d;
+                self.slot[power] = h as u32;
+                if LOAD {
+                    self.ahead[power] = self.table.get(h).copied().unwrap_or(NIL);
+                }
+            }
+            self.ahead_pos = p;
+            return;
+        }
+        let cur = load_u32(data, p);
         for power in 0..POWERS as usize {
             let span = 1usize << power;
             if p < span {
@@ -449,11 +467,11 @@ impl DeltaFinder {
             }
             let d = sub_bytes32(cur, load_u32(data, p - span)) & 0x00FF_FFFF;
             let v = (((span + (p & (span - 1))) as u32) << 24) | d;
-            let h = hash(v, self.bits) & mask;
+            let h = hash(v, DELTA_BITS) & mask;
             self.diff[power] = d;
             self.slot[power] = h as u32;
             if LOAD {
-                self.ahead[power] = self.table[h];
+                self.ahead[power] = self.table.get(h).copied().unwrap_or(NIL);
             }
         }
         self.ahead_pos = p;
@@ -481,8 +499,11 @@ impl DeltaFinder {
             if d == NO_KEY {
                 continue;
             }
+            let Some(slot) = self.table.get_mut(self.slot[pw] as usize) else {
+                continue;
+            };
             let e = self.ahead[pw];
-            self.table[self.slot[pw] as usize] = (power << DELTA_POS_BITS) | pos as u32;
+            *slot = (power << DELTA_POS_BITS) | pos as u32;
             if e >> DELTA_POS_BITS != power {
                 continue;
             }

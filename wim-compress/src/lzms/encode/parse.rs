@@ -217,6 +217,7 @@ impl Coder {
 
     pub(super) fn reset(&mut self, num_offset_syms: usize) {
         *self.probs = Probs::INITIAL_PROBS;
+        self.probs.init_costs(&self.costs);
         self.main = 0;
         self.mat = 0;
         self.lz = 0;
@@ -352,7 +353,7 @@ impl Coder {
 
     #[inline(always)]
     fn literal_cost(&self, main: u8, byte: u8) -> u32 {
-        bit_cost(&self.costs, &self.probs.main, main, 0)
+        bit_cost(&self.probs.main, main, 0)
             + (u32::from(self.literal.lens[byte as usize]) << COST_SHIFT)
     }
 
@@ -376,15 +377,14 @@ impl Coder {
     #[inline(always)]
     fn lz_rep_cost(&self, st: &AState, idx: usize) -> u32 {
         let p = &*self.probs;
-        let c = &self.costs;
-        let mut cost = bit_cost(c, &p.main, st.main, 1)
-            + bit_cost(c, &p.is_delta, st.mat, 0)
-            + bit_cost(c, &p.lz_is_rep, st.lz, 1);
+        let mut cost = bit_cost(&p.main, st.main, 1)
+            + bit_cost(&p.is_delta, st.mat, 0)
+            + bit_cost(&p.lz_is_rep, st.lz, 1);
         for i in 0..idx.min(2) {
-            cost += bit_cost(c, &p.lz_rep[i], st.lz_rep[i], 1);
+            cost += bit_cost(&p.lz_rep[i], st.lz_rep[i], 1);
         }
         if idx < 2 {
-            cost += bit_cost(c, &p.lz_rep[idx], st.lz_rep[idx], 0);
+            cost += bit_cost(&p.lz_rep[idx], st.lz_rep[idx], 0);
         }
         cost
     }
@@ -392,15 +392,14 @@ impl Coder {
     #[inline(always)]
     fn delta_rep_cost(&self, st: &AState, idx: usize) -> u32 {
         let p = &*self.probs;
-        let c = &self.costs;
-        let mut cost = bit_cost(c, &p.main, st.main, 1)
-            + bit_cost(c, &p.is_delta, st.mat, 1)
-            + bit_cost(c, &p.delta_is_rep, st.delta, 1);
+        let mut cost = bit_cost(&p.main, st.main, 1)
+            + bit_cost(&p.is_delta, st.mat, 1)
+            + bit_cost(&p.delta_is_rep, st.delta, 1);
         for i in 0..idx.min(2) {
-            cost += bit_cost(c, &p.delta_rep[i], st.delta_rep[i], 1);
+            cost += bit_cost(&p.delta_rep[i], st.delta_rep[i], 1);
         }
         if idx < 2 {
-            cost += bit_cost(c, &p.delta_rep[idx], st.delta_rep[idx], 0);
+            cost += bit_cost(&p.delta_rep[idx], st.delta_rep[idx], 0);
         }
         cost
     }
@@ -576,10 +575,10 @@ impl Parse<'_, '_> {
                                 let c = base
                                     + co.len_cost[len]
                                     + co.literal_cost(main1, lit)
-                                    + bit_cost(&co.costs, &p.main, main2, 1)
-                                    + bit_cost(&co.costs, &p.is_delta, mat1, 0)
-                                    + bit_cost(&co.costs, &p.lz_is_rep, lz1, 1)
-                                    + bit_cost(&co.costs, &p.lz_rep[0], rep0, 0)
+                                    + bit_cost(&p.main, main2, 1)
+                                    + bit_cost(&p.is_delta, mat1, 0)
+                                    + bit_cost(&p.lz_is_rep, lz1, 1)
+                                    + bit_cost(&p.lz_rep[0], rep0, 0)
                                     + co.len_cost[len2];
                                 let total = len + 1 + len2;
                                 while end < cur + total {
@@ -674,9 +673,9 @@ impl Parse<'_, '_> {
                     }
                     let co = &*self.coder;
                     let base = cost0
-                        + bit_cost(&co.costs, &co.probs.main, st.main, 1)
-                        + bit_cost(&co.costs, &co.probs.is_delta, st.mat, 0)
-                        + bit_cost(&co.costs, &co.probs.lz_is_rep, st.lz, 0);
+                        + bit_cost(&co.probs.main, st.main, 1)
+                        + bit_cost(&co.probs.is_delta, st.mat, 0)
+                        + bit_cost(&co.probs.lz_is_rep, st.lz, 0);
                     let mut l = 2usize;
                     for i in 0..num {
                         let m = self.matches[i];
@@ -702,10 +701,10 @@ impl Parse<'_, '_> {
                                 let c = pc
                                     + co.len_cost[mlen]
                                     + co.literal_cost(main1, lit)
-                                    + bit_cost(&co.costs, &p.main, main2, 1)
-                                    + bit_cost(&co.costs, &p.is_delta, mat1, 0)
-                                    + bit_cost(&co.costs, &p.lz_is_rep, lz1, 1)
-                                    + bit_cost(&co.costs, &p.lz_rep[0], st.lz_rep[0], 0)
+                                    + bit_cost(&p.main, main2, 1)
+                                    + bit_cost(&p.is_delta, mat1, 0)
+                                    + bit_cost(&p.lz_is_rep, lz1, 1)
+                                    + bit_cost(&p.lz_rep[0], st.lz_rep[0], 0)
                                     + co.len_cost[len2];
                                 let total = mlen + 1 + len2;
                                 while end < cur + total {
@@ -768,9 +767,9 @@ impl Parse<'_, '_> {
                         }
                         let co = &*self.coder;
                         let base = cost0
-                            + bit_cost(&co.costs, &co.probs.main, st.main, 1)
-                            + bit_cost(&co.costs, &co.probs.is_delta, st.mat, 1)
-                            + bit_cost(&co.costs, &co.probs.delta_is_rep, st.delta, 0)
+                            + bit_cost(&co.probs.main, st.main, 1)
+                            + bit_cost(&co.probs.is_delta, st.mat, 1)
+                            + bit_cost(&co.probs.delta_is_rep, st.delta, 0)
                             + co.delta_source_cost(dm.power, dm.raw);
                         self.relax_lens(cur, 3, len, base, src);
                     }
@@ -806,10 +805,10 @@ impl Parse<'_, '_> {
                         let p = &*co.probs;
                         let main1 = (st.main << 1) & 15;
                         let c = lit_cost
-                            + bit_cost(&co.costs, &p.main, main1, 1)
-                            + bit_cost(&co.costs, &p.is_delta, st.mat, 0)
-                            + bit_cost(&co.costs, &p.lz_is_rep, st.lz, 1)
-                            + bit_cost(&co.costs, &p.lz_rep[0], st.lz_rep[0], 0)
+                            + bit_cost(&p.main, main1, 1)
+                            + bit_cost(&p.is_delta, st.mat, 0)
+                            + bit_cost(&p.lz_is_rep, st.lz, 1)
+                            + bit_cost(&p.lz_rep[0], st.lz_rep[0], 0)
                             + co.len_cost[len2];
                         let total = 1 + len2;
                         while end < cur + total {
