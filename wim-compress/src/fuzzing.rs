@@ -93,9 +93,24 @@ pub fn compress_round_trip(input: &[u8]) {
     let mut encoder = crate::Compressor::new(case.codec, case.chunk_size, case.level)
         .expect("fuzz settings are valid");
     let mut out = vec![0u8; case.room];
-    let Some(n) = encoder.compress(case.data, &mut out) else {
+    let copied = encoder.compress(case.data, &mut out);
+    // The in-place form (the writer's, for solid chunks) must give the same
+    // stream and leave the chunk as it found it.
+    let mut work = case.data.to_vec();
+    let mut out2 = vec![0u8; case.room];
+    let in_place = encoder.compress_in_place(&mut work, &mut out2);
+    assert!(
+        work == case.data,
+        "{case:?}: compress_in_place changed the chunk"
+    );
+    assert_eq!(copied, in_place, "{case:?}: in place gives another length");
+    let Some(n) = copied else {
         return;
     };
+    assert!(
+        out[..n] == out2[..n],
+        "{case:?}: in place gives other bytes"
+    );
     assert!(
         n <= case.room,
         "{case:?}: compressed length {n} exceeds the room"
