@@ -141,6 +141,28 @@ impl BinaryTrees {
         sink.len
     }
 
+    /// [`Self::matches_into`] into a fixed array of `N` entries (`N` a
+    /// power of two), with `max_len` clamped to `N + 1` so that every match
+    /// fits: the search then needs no room check per match.
+    #[inline]
+    pub fn matches_into_array<const N: usize>(
+        &mut self,
+        data: &[u8],
+        pos: usize,
+        max_len: u32,
+        nice_len: u32,
+        depth: u32,
+        out: &mut [Match; N],
+    ) -> usize {
+        let max_len = max_len.min(u32::try_from(N + 1).unwrap_or(u32::MAX));
+        let mut sink = ArraySink { buf: out, len: 0 };
+        match &mut self.inner {
+            Inner::Small(t) => t.advance::<true, _>(data, pos, max_len, nice_len, depth, &mut sink),
+            Inner::Large(t) => t.advance::<true, _>(data, pos, max_len, nice_len, depth, &mut sink),
+        }
+        sink.len
+    }
+
     /// Inserts `pos` without reporting matches (the tree still needs a
     /// search down to `nice_len` or `depth` to stay sorted).
     #[inline]
@@ -181,6 +203,22 @@ impl Sink for SliceSink<'_> {
             *slot = m;
             self.len += 1;
         }
+    }
+}
+
+/// At most `N` pushes (the caller bounds them): the index is masked
+/// rather than checked.
+struct ArraySink<'a, const N: usize> {
+    buf: &'a mut [Match; N],
+    len: usize,
+}
+
+impl<const N: usize> Sink for ArraySink<'_, N> {
+    #[inline(always)]
+    fn push(&mut self, m: Match) {
+        const { assert!(N.is_power_of_two()) };
+        self.buf[self.len & (N - 1)] = m;
+        self.len += 1;
     }
 }
 
@@ -258,7 +296,9 @@ impl<
         }
         let max_len = (max_len as usize).min(n - pos);
         let nice_len = (nice_len as usize).clamp(1, max_len.max(1));
-        let base = self.base;
+        // Small trees never move their base: a constant frees a register
+        // in the tree walk.
+        let base = if P::EPOCHS { self.base } else { FIRST_BASE };
         let cur = base + pos as u32;
         let cur_p = P::new(cur);
         let win = self.win.view();
@@ -339,13 +379,15 @@ impl<
         // out the same for a shorter scan.
         let cap = if REPORT { max_len } else { nice_len };
         loop {
-            if node < base || node >= cur || remaining == 0 {
+            // `node - base < pos` (wrapping): an entry of this chunk, older
+            // than `pos`.
+            let np = node.wrapping_sub(base) as usize;
+            if np >= pos || remaining == 0 {
                 child[lt_slot] = P::default();
                 child[gt_slot] = P::default();
                 return;
             }
             remaining -= 1;
-            let np = (node - base) as usize;
             // Extend the common prefix (at least `len` bytes) and find the
             // first differing bytes, eight at a time.
             let (theirs, ours);

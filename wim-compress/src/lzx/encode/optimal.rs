@@ -22,9 +22,15 @@ const RING_MASK: usize = RING - 1;
 const BIT: u32 = 64;
 /// Match lengths 2..=257.
 const NUM_LENS: usize = MAX_MATCH_LEN - MIN_MATCH_LEN + 1;
+/// Nodes a position's matches can reach, itself included: a fixed-size
+/// window indexed by match length needs no bounds checks.
+const WIN: usize = MAX_MATCH_LEN + 1;
 /// Rows of the match offer table: the offset slots rounded up to a power
 /// of two.
 const SLOT_ROWS: usize = MAX_OFFSET_SLOTS.next_power_of_two();
+/// Room for one position's matches (lengths 2..=257, each longer than the
+/// previous).
+const MATCHES_MAX: usize = 256;
 /// Average matches cached per position before a block is cut short.
 const CACHE_PER_POS: usize = 5;
 /// Cost of a symbol the previous pass did not use, in bits.
@@ -34,13 +40,14 @@ const UNUSED_LEN_BITS: u32 = 14;
 /// What the path search reads and writes besides the nodes, in one place
 /// so that one register addresses all of it.
 struct Tables {
-    /// `match_offer[slot][len - 2]`: the cost of a match of
+    /// `match_offer[slot][len]`: the cost of a match of
     /// `len` bytes in `slot` (without aligned bits) in the high half, `len`
     /// in the low one; adding the base cost and the offset's item bits
     /// gives the offer to the node `len` bytes on.
     /// Rows past the last slot (to a power of two, so that a masked slot
     /// needs no bounds check) stay unused.
-    match_offer: [[u64; NUM_LENS]; SLOT_ROWS],
+    /// Entries 0 and 1 are unused.
+    match_offer: [[u64; WIN]; SLOT_ROWS],
     /// Literal offers: cost in the high half, item 1 in the low one.
     lit_offer: [u64; NUM_CHARS],
     /// Aligned symbol costs in the high half; the entries past the eight
@@ -99,9 +106,9 @@ impl Optimal {
             cache: vec![Match::default(); cache_limit + max_block + NUM_LENS + 8],
             cache_len: 0,
             cache_limit,
-            nodes: vec![0; max_block + 1],
+            nodes: vec![0; max_block + WIN],
             tables: Box::new(Tables {
-                match_offer: [[0; NUM_LENS]; SLOT_ROWS],
+                match_offer: [[0; WIN]; SLOT_ROWS],
                 lit_offer: [0; NUM_CHARS],
                 aligned_offer: [0; 16],
                 queues: [0; RING],
@@ -121,6 +128,7 @@ impl Optimal {
         BinaryTrees::memory_usage(max_chunk_size)
             + (max_block * (CACHE_PER_POS + 1) + NUM_LENS + 8) * std::mem::size_of::<Match>()
             + (max_block + 1) * (8 + 8)
+            + MAX_MATCH_LEN * 8
             + MAX_MAIN_SYMS * 4
             + std::mem::size_of::<Tables>()
             + std::mem::size_of::<Self>()
@@ -139,7 +147,7 @@ impl Optimal {
     ) {
         let n = data.len();
         self.bt.reset();
-        let max_block = self.nodes.len() - 1;
+        let max_block = self.nodes.len() - WIN;
         let mut pos = 0usize;
         let mut next_search = 0usize;
         while pos < n {
@@ -162,10 +170,15 @@ impl Optimal {
                     .cache
                     .get_mut(header..)
                     .and_then(|c| c.split_first_mut());
+                let room = room.and_then(|(head, found)| {
+                    let found: &mut [Match; MATCHES_MAX] =
+                        found.get_mut(..MATCHES_MAX)?.try_into().ok()?;
+                    Some((head, found))
+                });
                 if let (true, Some((head, found))) = (pos >= next_search, room) {
                     let count = self
                         .bt
-                        .matches_into(data, pos, max_len, nice, p.depth, found);
+                        .matches_into_array(data, pos, max_len, nice, p.depth, found);
                     *head = Match {
                         len: count as u32,
                         offset: 0,
@@ -315,7 +328,7 @@ impl Optimal {
             }
             let sym = NUM_CHARS + slot * NUM_LEN_HEADERS;
             let row = &mut self.tables.match_offer[slot & (SLOT_ROWS - 1)];
-            for (i, c) in row.iter_mut().enumerate() {
+            for (i, c) in row[MIN_MATCH_LEN..].iter_mut().enumerate() {
                 let cost = if i < NUM_PRIMARY_LENS {
                     self.main_cost[sym + i] + extra
                 } else {
@@ -350,7 +363,8 @@ impl Optimal {
         queue: Queue,
         max_offset: u32,
     ) {
-        let Some(nodes) = self.nodes.get_mut(..len + 1) else {
+        // Nodes past the block's end pad every window to `WIN` entries.
+        let Some(nodes) = self.nodes.get_mut(..len + WIN) else {
             return;
         };
         if data.len() < start + len {
@@ -377,12 +391,13 @@ impl Optimal {
             // The nodes a match from here can reach: `win[l]` is node
             // `i + l`.
             let max_len = (len - i).min(MAX_MATCH_LEN);
-            let Some(win) = nodes.get_mut(i..=i + max_len) else {
+            let Some(win) = nodes
+                .get_mut(i..i + WIN)
+                .and_then(|w| <&mut [u64; WIN]>::try_from(w).ok())
+            else {
                 break;
             };
-            if let Some(newest) = win.get_mut(MAX_MATCH_LEN) {
-                *newest = u64::MAX;
-            }
+            win[MAX_MATCH_LEN] = u64::MAX;
             let base = win[0] & COST_MASK;
             let count = cache.get(ci).map_or(0, |h| h.len as usize);
             // Absolute position, for offsets reaching before the block.
@@ -439,9 +454,7 @@ impl Optimal {
 
             // Literal; ties go to the literal (its item, 1, is below every
             // match's).
-            let Some(next) = win.get_mut(1) else {
-                break;
-            };
+            let next = &mut win[1];
             let lit = base + t.lit_offer[usize::from(data[p])];
             let arrived = *next;
             let is_lit = lit <= arrived;
@@ -507,17 +520,22 @@ fn offset_slot_fast(formatted: u32) -> usize {
 }
 
 /// Offers the nodes `win[lo..=hi]` a match: the offer for length `len` is
-/// `row[len - 2] + add`.
+/// `row[len] + add`.
 #[inline(always)]
-fn relax(win: &mut [u64], row: &[u64; NUM_LENS], lo: usize, hi: usize, add: u64) {
-    for len in lo..hi + 1 {
-        let offer = row[len.wrapping_sub(MIN_MATCH_LEN) & (NUM_LENS - 1)].wrapping_add(add);
-        // Never fails (`hi` is within the window); checked rather than
-        // indexed, which also keeps this short loop scalar.
-        let Some(t) = win.get_mut(len) else {
-            return;
-        };
-        *t = (*t).min(offer);
+fn relax(win: &mut [u64; WIN], row: &[u64; WIN], lo: usize, hi: usize, add: u64) {
+    // `hi` never exceeds the longest match; saying so drops the checks.
+    let hi = hi.min(MAX_MATCH_LEN);
+    // Two lengths a step: half the loop overhead.
+    let mut len = lo;
+    while len < hi {
+        let a = row[len].wrapping_add(add);
+        let b = row[len + 1].wrapping_add(add);
+        win[len] = win[len].min(a);
+        win[len + 1] = win[len + 1].min(b);
+        len += 2;
+    }
+    if len == hi {
+        win[len] = win[len].min(row[len].wrapping_add(add));
     }
 }
 
@@ -538,8 +556,8 @@ impl RepSearch<'_> {
     #[inline(always)]
     fn offer<const K: usize>(
         &self,
-        win: &mut [u64],
-        match_offer: &[[u64; NUM_LENS]; SLOT_ROWS],
+        win: &mut [u64; WIN],
+        match_offer: &[[u64; WIN]; SLOT_ROWS],
         q: u64,
         next_len: &mut usize,
     ) {
