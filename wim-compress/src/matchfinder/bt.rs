@@ -113,37 +113,13 @@ impl BinaryTrees {
         depth: u32,
         out: &mut Vec<Match>,
     ) {
-        match &mut self.inner {
-            Inner::Small(t) => t.advance::<true, _>(data, pos, max_len, nice_len, depth, out),
-            Inner::Large(t) => t.advance::<true, _>(data, pos, max_len, nice_len, depth, out),
-        }
+        self.advance::<true, _>(data, pos, max_len, nice_len, depth, out);
     }
 
-    /// [`Self::matches`] into the start of `out`, returning how many were
-    /// written (matches that do not fit are dropped: pass at least
-    /// `min(nice_len, max_len)` entries). Saves the caller a growable vector
-    /// in its hot loop.
-    #[inline]
-    pub fn matches_into(
-        &mut self,
-        data: &[u8],
-        pos: usize,
-        max_len: u32,
-        nice_len: u32,
-        depth: u32,
-        out: &mut [Match],
-    ) -> usize {
-        let mut sink = SliceSink { buf: out, len: 0 };
-        match &mut self.inner {
-            Inner::Small(t) => t.advance::<true, _>(data, pos, max_len, nice_len, depth, &mut sink),
-            Inner::Large(t) => t.advance::<true, _>(data, pos, max_len, nice_len, depth, &mut sink),
-        }
-        sink.len
-    }
-
-    /// [`Self::matches_into`] into a fixed array of `N` entries (`N` a
-    /// power of two), with `max_len` clamped to `N + 1` so that every match
-    /// fits: the search then needs no room check per match.
+    /// [`Self::matches`] into the start of a fixed array of `N` entries (`N` a
+    /// power of two), returning how many were written; `max_len` is clamped to
+    /// `N + 1` so that every match fits and the search needs no room check per
+    /// match (nor a growable vector in the caller's hot loop).
     #[inline]
     pub fn matches_into_array<const N: usize>(
         &mut self,
@@ -156,10 +132,7 @@ impl BinaryTrees {
     ) -> usize {
         let max_len = max_len.min(u32::try_from(N + 1).unwrap_or(u32::MAX));
         let mut sink = ArraySink { buf: out, len: 0 };
-        match &mut self.inner {
-            Inner::Small(t) => t.advance::<true, _>(data, pos, max_len, nice_len, depth, &mut sink),
-            Inner::Large(t) => t.advance::<true, _>(data, pos, max_len, nice_len, depth, &mut sink),
-        }
+        self.advance::<true, _>(data, pos, max_len, nice_len, depth, &mut sink);
         sink.len
     }
 
@@ -167,14 +140,23 @@ impl BinaryTrees {
     /// search down to `nice_len` or `depth` to stay sorted).
     #[inline]
     pub fn skip(&mut self, data: &[u8], pos: usize, max_len: u32, nice_len: u32, depth: u32) {
-        let mut none = NoSink;
+        self.advance::<false, _>(data, pos, max_len, nice_len, depth, &mut NoSink);
+    }
+
+    /// Searches and inserts `pos` in whichever tree this is.
+    #[inline(always)]
+    fn advance<const REPORT: bool, S: Sink>(
+        &mut self,
+        data: &[u8],
+        pos: usize,
+        max_len: u32,
+        nice_len: u32,
+        depth: u32,
+        sink: &mut S,
+    ) {
         match &mut self.inner {
-            Inner::Small(t) => {
-                t.advance::<false, _>(data, pos, max_len, nice_len, depth, &mut none)
-            }
-            Inner::Large(t) => {
-                t.advance::<false, _>(data, pos, max_len, nice_len, depth, &mut none)
-            }
+            Inner::Small(t) => t.advance::<REPORT, _>(data, pos, max_len, nice_len, depth, sink),
+            Inner::Large(t) => t.advance::<REPORT, _>(data, pos, max_len, nice_len, depth, sink),
         }
     }
 }
@@ -191,23 +173,6 @@ impl Sink for Vec<Match> {
     }
 }
 
-struct SliceSink<'a> {
-    buf: &'a mut [Match],
-    len: usize,
-}
-
-impl Sink for SliceSink<'_> {
-    #[inline(always)]
-    fn push(&mut self, m: Match) {
-        if let Some(slot) = self.buf.get_mut(self.len) {
-            *slot = m;
-            self.len += 1;
-        }
-    }
-}
-
-/// At most `N` pushes (the caller bounds them): the index is masked
-/// rather than checked.
 struct ArraySink<'a, const N: usize> {
     buf: &'a mut [Match; N],
     len: usize,
