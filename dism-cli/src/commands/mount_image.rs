@@ -15,7 +15,7 @@ use crate::args::{flag, value, OptionSpec, Options};
 use crate::error::{code, DismError};
 
 #[cfg(target_os = "linux")]
-use super::mount_server::{mount_code, SERVER_ARG};
+use super::mount_server::{mount_code, registry_write_error, SERVER_ARG};
 #[cfg(target_os = "linux")]
 use crate::progress::Progress;
 
@@ -404,13 +404,7 @@ mod linux {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 not_empty(&dir, "an image is being mounted there")
             } else {
-                DismError::new(
-                    code::ACCESS_DENIED,
-                    format!(
-                        "The mount registry cannot be written.\n{}: {e}",
-                        entry.entry_path().display()
-                    ),
-                )
+                registry_write_error(&entry, &e)
             }
         })?;
         ctx.log.info(&format!(

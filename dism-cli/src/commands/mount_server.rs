@@ -170,15 +170,7 @@ fn start(mut entry: MountEntry, remount: bool) -> Result<Arc<Server>, DismError>
         )
     })?;
     entry.pid = std::process::id();
-    entry.save().map_err(|e| {
-        DismError::new(
-            code::ACCESS_DENIED,
-            format!(
-                "The mount registry cannot be written.\n{}: {e}",
-                entry.entry_path().display()
-            ),
-        )
-    })?;
+    entry.save().map_err(|e| registry_write_error(&entry, &e))?;
     log(&format!(
         "mounted image {} of {} on {} ({})",
         entry.index,
@@ -350,4 +342,15 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// The error of a mount registry entry that cannot be written.
+pub(crate) fn registry_write_error(entry: &MountEntry, e: &std::io::Error) -> DismError {
+    DismError::new(
+        code::ACCESS_DENIED,
+        format!(
+            "The mount registry cannot be written.\n{}: {e}",
+            entry.entry_path().display()
+        ),
+    )
 }
