@@ -176,21 +176,8 @@ impl BlobData {
         match self {
             Self::Bytes(b) => Ok(b.clone()),
             Self::File { path, size, .. } => {
-                use std::io::Read;
-                let f = self.open()?;
-                // Straight into the blob's buffer: no zeroing, no bounce buffer.
-                let mut v = Vec::with_capacity(*size as usize);
-                f.take(*size)
-                    .read_to_end(&mut v)
-                    .map_err(|e| Error::access("read", &e).with_path(path))?;
-                if v.len() as u64 != *size {
-                    let e = std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "the file became shorter while it was read",
-                    );
-                    return Err(Error::access("read", &e).with_path(path));
-                }
-                Ok(v)
+                let mut f = self.open()?;
+                read_exactly(&mut f, *size).map_err(|e| Error::access("read", &e).with_path(path))
             }
         }
     }
@@ -559,14 +546,12 @@ impl WimWriter {
                     || following.map(|b| read(b)),
                 )
             });
-            let res = write_compressed(&mut self.out, &self.codec, &packed_data, &compressed)?;
-            for ((i, _), r) in packed.iter().zip(res) {
-                self.insert(hashes[*i], Loc::Res(r, 1), 0);
-            }
-            let raw_data: Vec<&[u8]> = raw.iter().map(|(_, d)| d.as_slice()).collect();
-            let res = write_compressed(&mut self.out, &self.codec, &raw_data, &[])?;
-            for ((i, _), r) in raw.iter().zip(res) {
-                self.insert(hashes[*i], Loc::Res(r, 1), 0);
+            for (group, compressed) in [(packed, compressed), (raw, Vec::new())] {
+                let datas: Vec<&[u8]> = group.iter().map(|(_, d)| d.as_slice()).collect();
+                let res = write_compressed(&mut self.out, &self.codec, &datas, &compressed)?;
+                for ((i, _), r) in group.iter().zip(res) {
+                    self.insert(hashes[*i], Loc::Res(r, 1), 0);
+                }
             }
             progress(done, total);
             next = read_next.transpose()?;
@@ -1168,23 +1153,29 @@ fn read_exact_at(f: &File, mut buf: &mut [u8], mut at: u64) -> std::io::Result<(
 
 /// Reads `n` bytes of `f` as chunks of `cs` bytes (the last may be shorter).
 fn read_chunks(f: &mut File, n: u64, cs: usize) -> std::io::Result<Vec<Vec<u8>>> {
-    use std::io::Read;
     let mut chunks = Vec::with_capacity((n as usize).div_ceil(cs.max(1)));
     let mut left = n;
     while left > 0 {
         let k = left.min(cs as u64);
-        let mut c = Vec::with_capacity(k as usize);
-        (&mut *f).take(k).read_to_end(&mut c)?;
-        if (c.len() as u64) < k {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the file became shorter while it was read",
-            ));
-        }
+        chunks.push(read_exactly(f, k)?);
         left -= k;
-        chunks.push(c);
     }
     Ok(chunks)
+}
+
+/// The next `k` bytes of `f`, read straight into their buffer (no zeroing, no
+/// bounce buffer); a file that ends first is an error.
+fn read_exactly(f: &mut File, k: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut v = Vec::with_capacity(k as usize);
+    (&mut *f).take(k).read_to_end(&mut v)?;
+    if (v.len() as u64) < k {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the file became shorter while it was read",
+        ));
+    }
+    Ok(v)
 }
 
 #[cfg(test)]
