@@ -10,7 +10,7 @@ pub mod config;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use config::CaptureConfig;
+pub use config::{CaptureConfig, ConfigMatcher};
 
 use crate::error::{Error, Result};
 use crate::header::flags;

@@ -137,13 +137,9 @@ pub fn scan_tree(
     opts: &CaptureOptions,
     progress: &mut dyn FnMut(CaptureProgress),
 ) -> Result<ScannedTree> {
-    let default_config;
     let config = match &opts.config {
-        Some(c) => c,
-        None => {
-            default_config = CaptureConfig::dism_default();
-            &default_config
-        }
+        Some(c) => c.matcher(),
+        None => CaptureConfig::dism_default().matcher(),
     };
     let root_md = std::fs::metadata(dir).map_err(io_err("stat", dir))?;
     if !root_md.is_dir() {
