@@ -2,10 +2,11 @@
 //! parallel, one [`Compressor`] per worker, a bounded window of chunks in flight), or
 //! solid (several blobs in one chunked stream with its own header).
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{mpsc, Arc, Mutex};
 
 use rayon::prelude::*;
 use sha1::{Digest, Sha1};
@@ -223,7 +224,7 @@ impl CompressorPool {
 pub struct ChunkCodec {
     pub compression: Compression,
     pub chunk_size: u32,
-    pool: Option<CompressorPool>,
+    pool: Option<Arc<CompressorPool>>,
     threads: rayon::ThreadPool,
     nthreads: usize,
 }
@@ -238,7 +239,7 @@ impl ChunkCodec {
         let pool = match compression.codec() {
             Some(codec) => {
                 compression.check_chunk_size(u64::from(chunk_size))?;
-                Some(CompressorPool::new(codec, chunk_size, level)?)
+                Some(Arc::new(CompressorPool::new(codec, chunk_size, level)?))
             }
             None => None,
         };
@@ -292,25 +293,21 @@ impl ChunkCodec {
         })
     }
 
-    /// [`compress_all`](Self::compress_all) of chunks the compressors may modify
-    /// while they work (restored on return), which spares LZMS a copy of each.
-    pub fn compress_all_in_place(&self, chunks: &mut [Vec<u8>]) -> Vec<Option<Vec<u8>>> {
-        let Some(pool) = &self.pool else {
-            return vec![None; chunks.len()];
-        };
-        if chunks.len() == 1 || self.nthreads == 1 {
-            return chunks
-                .iter_mut()
-                .map(|c| pool.compress_in_place(c))
-                .collect();
-        }
-        self.threads.install(|| {
-            chunks
-                .par_iter_mut()
-                .with_max_len(1)
-                .map(|c| pool.compress_in_place(c))
-                .collect()
-        })
+    /// Compresses `chunk` on a worker, the compressor working on it in place
+    /// (which spares LZMS a copy), and sends `(index, result)` to `done` when
+    /// finished. The chunk comes back only when it is to be stored raw.
+    fn spawn_in_place(&self, index: usize, mut chunk: Vec<u8>, done: mpsc::Sender<Compressed>) {
+        let pool = self.pool.clone();
+        self.threads.spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                match pool.as_ref().and_then(|p| p.compress_in_place(&mut chunk)) {
+                    Some(c) => Ok(c),
+                    None => Err(chunk),
+                }
+            }));
+            // The receiver is gone only when the resource was abandoned.
+            let _ = done.send((index, result));
+        });
     }
 
     pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
@@ -447,10 +444,22 @@ pub struct StreamWriter<'c> {
     data_start: u64,
     hasher: Sha1,
     cur: Vec<u8>,
-    pending: Vec<Vec<u8>>,
+    /// Chunks handed to the workers, as they fill, up to a window of them; each is
+    /// written when it and all before it are done, so that a slow chunk holds back
+    /// the writing but not the other workers.
+    running: usize,
+    submitted: usize,
+    done: BTreeMap<usize, ChunkResult>,
+    done_tx: mpsc::Sender<Compressed>,
+    done_rx: mpsc::Receiver<Compressed>,
     /// Stored size of each chunk written.
     sizes: Vec<u64>,
 }
+
+/// A compressed chunk, or the chunk itself when it is stored raw.
+type ChunkResult = std::result::Result<Vec<u8>, Vec<u8>>;
+/// A chunk's index and result, or the panic of its compressor.
+type Compressed = (usize, std::thread::Result<ChunkResult>);
 
 impl<'c> StreamWriter<'c> {
     /// Starts a resource of `size` bytes at the current position of `out` (a solid one
@@ -480,6 +489,7 @@ impl<'c> StreamWriter<'c> {
             out.write(&zeros[..k])?;
             left -= k as u64;
         }
+        let (done_tx, done_rx) = mpsc::channel();
         Ok(Self {
             codec,
             solid,
@@ -490,7 +500,11 @@ impl<'c> StreamWriter<'c> {
             data_start: start + reserved,
             hasher: Sha1::new(),
             cur: Vec::new(),
-            pending: Vec::new(),
+            running: 0,
+            submitted: 0,
+            done: BTreeMap::new(),
+            done_tx,
+            done_rx,
             sizes: Vec::new(),
         })
     }
@@ -515,7 +529,7 @@ impl<'c> StreamWriter<'c> {
         chunks: Vec<Vec<u8>>,
         also: impl FnOnce() -> R + Send,
     ) -> Result<R> {
-        debug_assert!(!self.raw && !self.solid && self.cur.is_empty() && self.pending.is_empty());
+        debug_assert!(!self.raw && !self.solid && self.cur.is_empty() && self.submitted == 0);
         let bytes: u64 = chunks.iter().map(|c| c.len() as u64).sum();
         if self.received + bytes > self.size {
             return Err(Error::ImplausibleSize {
@@ -567,26 +581,43 @@ impl<'c> StreamWriter<'c> {
             self.cur.extend_from_slice(&data[..k]);
             data = &data[k..];
             if self.cur.len() == cs {
-                self.pending.push(std::mem::take(&mut self.cur));
-                if self.pending.len() >= self.codec.window_chunks() {
-                    self.flush(out)?;
-                }
+                let chunk = std::mem::take(&mut self.cur);
+                self.submit(out, chunk)?;
             }
         }
         Ok(())
     }
 
-    fn flush(&mut self, out: &mut Out) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
+    /// Hands a chunk to the workers once fewer than a window of them are running.
+    fn submit(&mut self, out: &mut Out, chunk: Vec<u8>) -> Result<()> {
+        while self.running >= self.codec.window_chunks() {
+            self.wait_one(out)?;
         }
-        let compressed = self.codec.compress_all_in_place(&mut self.pending);
-        for (c, raw) in compressed.iter().zip(&self.pending) {
-            let bytes = c.as_deref().unwrap_or(raw);
+        self.codec
+            .spawn_in_place(self.submitted, chunk, self.done_tx.clone());
+        self.submitted += 1;
+        self.running += 1;
+        Ok(())
+    }
+
+    /// Waits for a running chunk, then writes every finished chunk that is next.
+    fn wait_one(&mut self, out: &mut Out) -> Result<()> {
+        // The sender kept in `self` means this cannot fail while chunks are running.
+        let Ok((index, result)) = self.done_rx.recv() else {
+            return Ok(());
+        };
+        self.running -= 1;
+        let result = result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        self.done.insert(index, result);
+        while let Some(entry) = self.done.first_entry() {
+            if *entry.key() != self.sizes.len() {
+                break;
+            }
+            let bytes = entry.remove();
+            let bytes = bytes.as_deref().unwrap_or_else(|raw| raw);
             out.write(bytes)?;
             self.sizes.push(bytes.len() as u64);
         }
-        self.pending.clear();
         Ok(())
     }
 
@@ -613,9 +644,12 @@ impl<'c> StreamWriter<'c> {
             ));
         }
         if !self.cur.is_empty() {
-            self.pending.push(std::mem::take(&mut self.cur));
+            let chunk = std::mem::take(&mut self.cur);
+            self.submit(out, chunk)?;
         }
-        self.flush(out)?;
+        while self.running > 0 {
+            self.wait_one(out)?;
+        }
         let end = out.pos();
         let mut table = Vec::new();
         if self.solid {

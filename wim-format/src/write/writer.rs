@@ -1217,7 +1217,10 @@ mod tests {
         let mut opts = WriteOptions::recovery();
         opts.solid_chunk_size = Some(1 << 16);
         opts.threads = Some(2);
-        let (a, b, c) = (bytes(100_000, 1), bytes(70_000, 2), bytes(100_000, 3));
+        // Random `a` and `b` fill chunks stored raw, `c` compressed ones; five chunks
+        // on two workers finish out of order and must be written in order.
+        let (a, b) = (bytes(100_000, 1), bytes(70_000, 2));
+        let c: Vec<u8> = bytes(100_000, 3).iter().map(|x| x & 3).collect();
         let mut w = WimWriter::create(&path, &opts).unwrap();
         let first = [
             BlobData::Bytes(a.clone()),
