@@ -575,6 +575,9 @@ impl<'c> StreamWriter<'c> {
         let cs = self.codec.chunk_size as usize;
         while !data.is_empty() {
             if self.cur.capacity() == 0 {
+                // A new chunk is filled only once a worker is free for it: no more
+                // chunks are held than are compressed.
+                self.wait_for_worker(out)?;
                 self.cur.reserve_exact(cs.min(self.size as usize));
             }
             let k = (cs - self.cur.len()).min(data.len());
@@ -590,13 +593,18 @@ impl<'c> StreamWriter<'c> {
 
     /// Hands a chunk to the workers once fewer than a window of them are running.
     fn submit(&mut self, out: &mut Out, chunk: Vec<u8>) -> Result<()> {
-        while self.running >= self.codec.window_chunks() {
-            self.wait_one(out)?;
-        }
+        self.wait_for_worker(out)?;
         self.codec
             .spawn_in_place(self.submitted, chunk, self.done_tx.clone());
         self.submitted += 1;
         self.running += 1;
+        Ok(())
+    }
+
+    fn wait_for_worker(&mut self, out: &mut Out) -> Result<()> {
+        while self.running >= self.codec.window_chunks() {
+            self.wait_one(out)?;
+        }
         Ok(())
     }
 

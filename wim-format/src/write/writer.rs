@@ -469,6 +469,12 @@ impl WimWriter {
         self.entries.push(Entry { hash, loc, refs });
     }
 
+    /// Whether new blobs go into solid resources (where their order matters: see
+    /// [`solid_order`](crate::capture::solid_order)).
+    pub fn is_solid(&self) -> bool {
+        self.solid_codec.is_some()
+    }
+
     /// Adds the data of `blobs` (deduplicated against each other and the WIM) and
     /// returns their SHA-1s, in order. Empty blobs get the zero hash and are not
     /// stored. `progress(done, total)` counts bytes.
