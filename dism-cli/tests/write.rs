@@ -332,6 +332,17 @@ fn append_export_delete_optimize() {
     ]);
     peers_accept(&esd);
     assert_eq!(field(&wim_info(&esd), "Version"), Some("3584"));
+    // Each export puts its new blobs in one solid resource (not one per blob).
+    let solid_resources = |w: &Path| {
+        let listing = wimlib(&[&"info", &w, &"--blobs"]);
+        let resources: std::collections::BTreeSet<String> = listing
+            .lines()
+            .filter(|l| l.starts_with("Solid resource"))
+            .map(str::to_owned)
+            .collect();
+        resources.len()
+    };
+    assert_eq!(solid_resources(&esd), 1);
     let out = tmp.0.join("apply-esd");
     wimlib_apply(&esd, 1, &out);
     compare(&second, &out, FULL, "exported to ESD");
@@ -345,6 +356,7 @@ fn append_export_delete_optimize() {
         &"/DestinationName:one again",
     ]);
     peers_accept(&esd);
+    assert!(solid_resources(&esd) <= 2);
     let info = wim_info(&esd);
     assert_eq!(field(&info, "Image Count"), Some("2"));
     let out = tmp.0.join("apply-esd-2");

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::header::flags;
 use crate::metadata::{Image, NodeId, StreamKind};
 use crate::read::Wim;
-use crate::write::writer::{BlobData, WimWriter, WriteOptions};
+use crate::write::writer::{solid_order, BlobData, WimWriter, WriteOptions};
 use crate::write::xml::{image_counts, new_image_element, now_filetime, ImageCounts};
 
 /// How to capture a directory tree.
@@ -109,7 +109,15 @@ pub fn capture_image(
 ) -> Result<CaptureReport> {
     let mut t = scan_tree(dir, opts, progress)?;
     if writer.is_solid() {
-        let order = solid_order(&t.sources, &t.image);
+        let names: Vec<Option<&str>> = t
+            .sources
+            .iter()
+            .map(|(id, _, data)| match data {
+                BlobData::File { .. } => Some(t.image.nodes[*id].name.as_str()),
+                BlobData::Bytes(_) => None,
+            })
+            .collect();
+        let order = solid_order(&names);
         t.sources = order.into_iter().map(|i| t.sources[i].clone()).collect();
     }
     let datas: Vec<BlobData> = t.sources.iter().map(|(_, _, d)| d.clone()).collect();
@@ -200,26 +208,3 @@ pub fn append_image(
 
 #[cfg(test)]
 mod tests;
-
-/// The order in which solid resources take the file data of a capture: similar files
-/// side by side, so that one compressor window sees them together. As wimlib orders
-/// them: data that is not a named file's (reparse data) first, then files whose
-/// names have no extension, by name, then the rest by extension and name (both
-/// ignoring case); ties keep the scan order.
-pub fn solid_order(sources: &[(NodeId, usize, BlobData)], image: &Image) -> Vec<usize> {
-    let key = |i: usize| {
-        let (id, _, data) = &sources[i];
-        let name = match data {
-            BlobData::File { .. } => image.nodes[*id].name.to_lowercase(),
-            _ => return (0u8, String::new(), String::new()),
-        };
-        match name.rfind('.') {
-            Some(dot) => (2, name[dot + 1..].to_string(), name),
-            None => (1, String::new(), name),
-        }
-    };
-    let keys: Vec<_> = (0..sources.len()).map(key).collect();
-    let mut order: Vec<usize> = (0..sources.len()).collect();
-    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-    order
-}

@@ -7,13 +7,13 @@ use crate::blob_table::BlobLocation;
 use crate::error::{Error, Result};
 use crate::file::WimFile;
 use crate::header::{flags, Header, HEADER_SIZE};
-use crate::metadata::Image;
+use crate::metadata::{Image, StreamKind};
 use crate::read::Wim;
 use crate::resource::{ResourceFlags, ResourceHeader};
 use crate::xml::Element;
 
 use super::resource::{write_stored, Out};
-use super::writer::{WimWriter, WriteOptions};
+use super::writer::{solid_order, WimWriter, WriteOptions};
 use super::xml::{
     image_counts, now_filetime, set_child_text, update_image_element, wim_element, xml_bytes,
 };
@@ -56,20 +56,34 @@ pub struct ExportOptions {
     pub bootable: bool,
 }
 
-fn copy_image(w: &mut WimWriter, src: &Wim<'_>, index: u32, element: Element) -> Result<()> {
-    let image: Image = src.image(index)?;
-    for n in &image.nodes {
+/// Copies the blobs `image` of `src` uses that `w` lacks; into a solid WIM in one
+/// solid resource, similar files side by side ([`solid_order`]).
+fn copy_image_blobs(w: &mut WimWriter, src: &Wim<'_>, image: &Image) -> Result<()> {
+    let mut blobs = Vec::new();
+    let mut names = Vec::new();
+    for (id, n) in image.nodes.iter().enumerate() {
         for s in &n.streams {
             if s.hash == [0; 20] || w.has_blob(&s.hash) {
                 continue;
             }
             let blob = *src.blob_table.get(&s.hash).ok_or(Error::MissingBlob {
-                path: String::new(),
+                path: image.path(id),
                 hash: s.hash,
             })?;
-            w.copy_blob(src, &blob)?;
+            blobs.push(blob);
+            let file_data = s.kind == StreamKind::Data && s.name.is_none();
+            names.push(file_data.then_some(n.name.as_str()));
         }
     }
+    if w.is_solid() {
+        blobs = solid_order(&names).into_iter().map(|i| blobs[i]).collect();
+    }
+    w.copy_blobs(src, &blobs)
+}
+
+fn copy_image(w: &mut WimWriter, src: &Wim<'_>, index: u32, element: Element) -> Result<()> {
+    let image: Image = src.image(index)?;
+    copy_image_blobs(w, src, &image)?;
     w.add_image(&image, element)?;
     // Absolute link targets the source stored relative to its root (rpfix)
     // stay fixed in the copy only if the destination says so too.
@@ -196,18 +210,7 @@ pub fn optimize(path: &Path, opts: &WriteOptions, recompress: bool) -> Result<()
     }
     for (k, img) in images.iter().enumerate() {
         let i = k as u32 + 1;
-        for n in &img.nodes {
-            for s in &n.streams {
-                if s.hash == [0; 20] || w.has_blob(&s.hash) {
-                    continue;
-                }
-                let blob = *wim.blob_table.get(&s.hash).ok_or(Error::MissingBlob {
-                    path: img.path(0),
-                    hash: s.hash,
-                })?;
-                file.context(w.copy_blob(&wim, &blob))?;
-            }
-        }
+        file.context(copy_image_blobs(&mut w, &wim, img))?;
         let e = xml
             .image(i)
             .map(|x| x.element.clone())

@@ -34,6 +34,27 @@ use super::xml::{now_filetime, wim_element, xml_bytes};
 
 /// Default chunk size of XPRESS and LZX WIMs.
 pub const DEFAULT_CHUNK_SIZE: u32 = 32 * 1024;
+/// The order in which a solid resource takes blobs, given the file name each is the
+/// data of (`None`: not a file's data, such as reparse data or a named stream):
+/// similar files side by side, so that one compressor window sees them together. As
+/// wimlib orders them: unnamed first, then names without an extension, by name,
+/// then the rest by extension and name (both ignoring case); ties keep their order.
+pub fn solid_order(names: &[Option<&str>]) -> Vec<usize> {
+    let keys: Vec<(u8, String, String)> = names
+        .iter()
+        .map(|name| match name.map(str::to_lowercase) {
+            None => (0, String::new(), String::new()),
+            Some(name) => match name.rfind('.') {
+                Some(dot) => (2, name[dot + 1..].to_string(), name),
+                None => (1, String::new(), name),
+            },
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+    order
+}
+
 /// Default chunk size of LZMS (non-solid) resources.
 pub const DEFAULT_LZMS_CHUNK_SIZE: u32 = 128 * 1024;
 /// Default chunk size of solid resources (wimlib's `--solid`, DISM's `recovery`).
@@ -470,7 +491,7 @@ impl WimWriter {
     }
 
     /// Whether new blobs go into solid resources (where their order matters: see
-    /// [`solid_order`](crate::capture::solid_order)).
+    /// [`solid_order`]).
     pub fn is_solid(&self) -> bool {
         self.solid_codec.is_some()
     }
@@ -727,6 +748,65 @@ impl WimWriter {
         }
         progress(total, total);
         Ok(hashes)
+    }
+
+    /// Copies the blobs of `src` this WIM lacks, in the given order: into one new
+    /// solid resource when new blobs go solid (read, checked against their hashes
+    /// and streamed), else each as [`copy_blob`](Self::copy_blob) copies it.
+    pub fn copy_blobs(&mut self, src: &Wim<'_>, blobs: &[Blob]) -> Result<()> {
+        let Some(codec) = self.solid_codec.as_ref() else {
+            for b in blobs {
+                self.copy_blob(src, b)?;
+            }
+            return Ok(());
+        };
+        let mut seen = std::collections::HashSet::new();
+        let todo: Vec<&Blob> = blobs
+            .iter()
+            .filter(|b| b.size > 0 && !self.has_blob(&b.hash) && seen.insert(b.hash))
+            .collect();
+        let size: u64 = todo.iter().map(|b| b.size).sum();
+        if size == 0 {
+            return Ok(());
+        }
+        let res_index = self.solid.len();
+        let start = self.out.pos();
+        let mut s = StreamWriter::begin(&mut self.out, codec, size, true, false)?;
+        let mut reader = src.reader();
+        let mut placed = Vec::with_capacity(todo.len());
+        let mut offset = 0u64;
+        for b in todo {
+            let mut h = Sha1::new();
+            let out = &mut self.out;
+            reader.visit_blob(b, |d| {
+                h.update(d);
+                s.push(out, d)
+            })?;
+            let got: Sha1Hash = h.finalize().into();
+            if got != b.hash {
+                self.out.seek(start)?;
+                return Err(Error::HashMismatch {
+                    expected: b.hash,
+                    actual: got,
+                });
+            }
+            placed.push((got, offset, b.size));
+            offset += b.size;
+        }
+        let (res, _) = s.finish(&mut self.out)?;
+        self.solid.push((res, size));
+        for (h, offset, size) in placed {
+            self.insert(
+                h,
+                Loc::Solid {
+                    res: res_index,
+                    offset,
+                    size,
+                },
+                0,
+            );
+        }
+        Ok(())
     }
 
     /// Copies the blob `blob` of `src` into this WIM unless it is there already: the
