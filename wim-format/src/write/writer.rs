@@ -689,7 +689,6 @@ impl WimWriter {
             progress(total, total);
             return Ok(hashes);
         }
-        let res_index = self.solid.len();
         let mut s = StreamWriter::begin(&mut self.out, codec, size, true, false)?;
         let mut offset = 0u64;
         let mut placed = Vec::new();
@@ -734,6 +733,15 @@ impl WimWriter {
             progress(offset, total);
         }
         let (res, _) = s.finish(&mut self.out)?;
+        self.record_solid(res, size, placed);
+        progress(total, total);
+        Ok(hashes)
+    }
+
+    /// Records a finished solid resource of `size` bytes and the blobs placed in it:
+    /// `(hash, offset, size)`.
+    fn record_solid(&mut self, res: ResourceHeader, size: u64, placed: Vec<(Sha1Hash, u64, u64)>) {
+        let res_index = self.solid.len();
         self.solid.push((res, size));
         for (h, offset, size) in placed {
             self.insert(
@@ -746,8 +754,6 @@ impl WimWriter {
                 0,
             );
         }
-        progress(total, total);
-        Ok(hashes)
     }
 
     /// Copies the blobs of `src` this WIM lacks, in the given order: into one new
@@ -769,7 +775,6 @@ impl WimWriter {
         if size == 0 {
             return Ok(());
         }
-        let res_index = self.solid.len();
         let start = self.out.pos();
         let mut s = StreamWriter::begin(&mut self.out, codec, size, true, false)?;
         let mut reader = src.reader();
@@ -794,18 +799,7 @@ impl WimWriter {
             offset += b.size;
         }
         let (res, _) = s.finish(&mut self.out)?;
-        self.solid.push((res, size));
-        for (h, offset, size) in placed {
-            self.insert(
-                h,
-                Loc::Solid {
-                    res: res_index,
-                    offset,
-                    size,
-                },
-                0,
-            );
-        }
+        self.record_solid(res, size, placed);
         Ok(())
     }
 
