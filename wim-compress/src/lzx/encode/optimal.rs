@@ -81,6 +81,10 @@ pub(super) struct Optimal {
     /// gives ties to the smaller item.
     nodes: Vec<u64>,
     tables: Box<Tables>,
+    /// A copy of the chunk when it has at most [`SMALL_CAP`] bytes, padded
+    /// so that the path search's reads need neither bounds checks nor a
+    /// path for the chunk's end (`None` for larger chunks).
+    small: Option<Box<[u8; SMALL_BUF]>>,
     /// The chosen path, (len, offset) per item, last item first.
     path: Vec<(u32, u32)>,
     // Cost model.
@@ -113,6 +117,12 @@ impl Optimal {
                 aligned_offer: [0; 16],
                 queues: [0; RING],
             }),
+            small: (max_chunk_size <= SMALL_CAP).then(|| {
+                match vec![0u8; SMALL_BUF].into_boxed_slice().try_into() {
+                    Ok(b) => b,
+                    Err(_) => unreachable!("a boxed slice of SMALL_BUF bytes converts"),
+                }
+            }),
             path: Vec::with_capacity(max_block + 1),
             main_cost: vec![0; MAX_MAIN_SYMS],
             len_cost: [0; NUM_LEN_SYMS],
@@ -131,6 +141,11 @@ impl Optimal {
             + MAX_MATCH_LEN * 8
             + MAX_MAIN_SYMS * 4
             + std::mem::size_of::<Tables>()
+            + if max_chunk_size <= SMALL_CAP {
+                SMALL_BUF
+            } else {
+                0
+            }
             + std::mem::size_of::<Self>()
     }
 
@@ -147,6 +162,11 @@ impl Optimal {
     ) {
         let n = data.len();
         self.bt.reset();
+        if let Some(small) = &mut self.small {
+            if let Some(dst) = small.get_mut(..n) {
+                dst.copy_from_slice(data);
+            }
+        }
         let max_block = self.nodes.len() - WIN;
         let mut pos = 0usize;
         let mut next_search = 0usize;
@@ -249,7 +269,18 @@ impl Optimal {
         let passes = p.passes.max(1);
         for pass in 0..passes {
             self.compute_match_costs(p.num_main_syms);
-            self.min_cost_path(data, start, len, queue, p.max_offset);
+            let cache = self.cache.get(..self.cache_len).unwrap_or(&[]);
+            let (nodes, tables) = (&mut self.nodes, &mut *self.tables);
+            match &self.small {
+                Some(small) if data.len() <= SMALL_CAP => {
+                    let bytes = Padded {
+                        buf: small,
+                        len: data.len(),
+                    };
+                    min_cost_path(nodes, tables, cache, bytes, start, len, queue, p.max_offset)
+                }
+                _ => min_cost_path(nodes, tables, cache, data, start, len, queue, p.max_offset),
+            }
             self.record(len, seqs);
             if pass + 1 == passes {
                 break;
@@ -349,125 +380,6 @@ impl Optimal {
         }
     }
 
-    /// The forward dynamic program over the block's positions.
-    ///
-    /// Kept free of data-dependent branches where it can be: an offer is a
-    /// `min` on a packed node, and each node's queue is selected rather than
-    /// branched to.
-    #[inline(never)]
-    fn min_cost_path(
-        &mut self,
-        data: &[u8],
-        start: usize,
-        len: usize,
-        queue: Queue,
-        max_offset: u32,
-    ) {
-        // Nodes past the block's end pad every window to `WIN` entries.
-        let Some(nodes) = self.nodes.get_mut(..len + WIN) else {
-            return;
-        };
-        if data.len() < start + len {
-            return;
-        }
-        // Nodes start unreached. Each position's window reaches one node
-        // further than the previous one's, which it clears first (below),
-        // so only the first window is cleared up front.
-        let first = nodes.len().min(MAX_MATCH_LEN + 1);
-        nodes[..first].fill(u64::MAX);
-        nodes[0] = 0;
-        let t = &mut *self.tables;
-        t.queues[0] = pack(queue);
-        let cache = self.cache.get(..self.cache_len).unwrap_or(&[]);
-        // Cache index of the current position's header.
-        let mut ci = 0usize;
-        // The current node's queue, kept out of memory: reloading the entry
-        // just stored would stall on store forwarding.
-        let mut q = pack(queue);
-        // Offsets are below 2^21, so `offset - 1` of 0 is out of range too.
-        let max_off_m1 = max_offset.wrapping_sub(1);
-
-        for i in 0..len {
-            // The nodes a match from here can reach: `win[l]` is node
-            // `i + l`.
-            let max_len = (len - i).min(MAX_MATCH_LEN);
-            let Some(win) = nodes
-                .get_mut(i..i + WIN)
-                .and_then(|w| <&mut [u64; WIN]>::try_from(w).ok())
-            else {
-                break;
-            };
-            win[MAX_MATCH_LEN] = u64::MAX;
-            let base = win[0] & COST_MASK;
-            let count = cache.get(ci).map_or(0, |h| h.len as usize);
-            // Absolute position, for offsets reaching before the block.
-            let p = start + i;
-
-            // Positions without matches (inside a long match the finder
-            // skipped, or with nothing found) get no repeat-offset search
-            // either: there, it would mostly re-find the long match at
-            // every byte.
-            if count > 0 {
-                let matches = cache.get(ci + 1..ci + 1 + count).unwrap_or(&[]);
-                let mut next_len = 2usize;
-                // Recent offsets first, R0 before R1 before R2: each length
-                // is priced with the first (cheapest) source that has it.
-                let rep = RepSearch {
-                    data,
-                    p,
-                    here: load8(data, p),
-                    max_len,
-                    base,
-                };
-                rep.offer::<0>(win, &t.match_offer, q, &mut next_len);
-                rep.offer::<1>(win, &t.match_offer, q, &mut next_len);
-                rep.offer::<2>(win, &t.match_offer, q, &mut next_len);
-                // Explicit offsets: for each length, the closest match.
-                // When the recent offsets already cover the longest one
-                // (common), one test skips them all.
-                let longest = matches.last().map_or(0, |m| (m.len as usize).min(max_len));
-                let matches = if longest < next_len { &[] } else { matches };
-                for m in matches {
-                    let l = (m.len as usize).min(max_len);
-                    if l < next_len || m.offset.wrapping_sub(1) >= max_off_m1 {
-                        continue;
-                    }
-                    let formatted = m.offset + 2;
-                    let slot = offset_slot_fast(formatted);
-                    let aligned = if slot >= MIN_ALIGNED_SLOT {
-                        t.aligned_offer[(formatted & 7) as usize]
-                    } else {
-                        0
-                    };
-                    let add = (base + aligned) | u64::from(m.offset) << LEN_BITS;
-                    relax(
-                        win,
-                        &t.match_offer[slot & (SLOT_ROWS - 1)],
-                        next_len,
-                        l,
-                        add,
-                    );
-                    next_len = l + 1;
-                }
-            }
-            ci += 1 + count;
-
-            // Literal; ties go to the literal (its item, 1, is below every
-            // match's).
-            let next = &mut win[1];
-            let lit = base + t.lit_offer[usize::from(data[p])];
-            let arrived = *next;
-            let is_lit = lit <= arrived;
-            *next = lit.min(arrived);
-            let item = arrived as u32;
-            // The queue after the match that arrives, computed either way.
-            let from = t.queues[(i + 1).wrapping_sub((item & LEN_MASK) as usize) & RING_MASK];
-            let qm = packed_update(from, item >> LEN_BITS);
-            q = if is_lit { q } else { qm };
-            t.queues[(i + 1) & RING_MASK] = q;
-        }
-    }
-
     /// Walks the best path back from the block end into `seqs`.
     fn record(&mut self, len: usize, seqs: &mut Vec<Seq>) {
         self.path.clear();
@@ -502,21 +414,161 @@ impl Optimal {
     }
 }
 
+/// The forward dynamic program over the block's positions.
+///
+/// Kept free of data-dependent branches where it can be: an offer is a
+/// `min` on a packed node, and each node's queue is selected rather than
+/// branched to.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn min_cost_path<B: ChunkBytes>(
+    nodes: &mut [u64],
+    t: &mut Tables,
+    cache: &[Match],
+    data: B,
+    start: usize,
+    len: usize,
+    queue: Queue,
+    max_offset: u32,
+) {
+    // Nodes past the block's end pad every window to `WIN` entries.
+    let Some(nodes) = nodes.get_mut(..len + WIN) else {
+        return;
+    };
+    if data.len() < start + len {
+        return;
+    }
+    // Nodes start unreached. Each position's window reaches one node
+    // further than the previous one's, which it clears first (below),
+    // so only the first window is cleared up front.
+    let first = nodes.len().min(MAX_MATCH_LEN + 1);
+    nodes[..first].fill(u64::MAX);
+    nodes[0] = 0;
+    t.queues[0] = pack(queue);
+    // Cache index of the current position's header.
+    let mut ci = 0usize;
+    // The current node's queue, kept out of memory: reloading the entry
+    // just stored would stall on store forwarding.
+    let mut q = pack(queue);
+    // The current node's final entry, kept out of memory for the same
+    // reason: the previous position stored it last.
+    let mut here_node = 0u64;
+    // Offsets are below 2^21, so `offset - 1` of 0 is out of range too.
+    let max_off_m1 = max_offset.wrapping_sub(1);
+
+    for i in 0..len {
+        // The nodes a match from here can reach: `win[l]` is node
+        // `i + l`.
+        let max_len = (len - i).min(MAX_MATCH_LEN);
+        let Some(win) = nodes
+            .get_mut(i..i + WIN)
+            .and_then(|w| <&mut [u64; WIN]>::try_from(w).ok())
+        else {
+            break;
+        };
+        win[MAX_MATCH_LEN] = u64::MAX;
+        let base = here_node & COST_MASK;
+        let count = cache.get(ci).map_or(0, |h| h.len as usize);
+        // Absolute position, for offsets reaching before the block.
+        let p = start + i;
+
+        // Positions without matches (inside a long match the finder
+        // skipped, or with nothing found) get no repeat-offset search
+        // either: there, it would mostly re-find the long match at
+        // every byte.
+        if count > 0 {
+            let matches = cache.get(ci + 1..ci + 1 + count).unwrap_or(&[]);
+            let mut next_len = 2usize;
+            // Recent offsets first, R0 before R1 before R2: each length
+            // is priced with the first (cheapest) source that has it.
+            let rep = RepSearch {
+                data,
+                p,
+                here: data.load8(p),
+                max_len,
+                base,
+            };
+            rep.offer::<0>(win, &t.match_offer, q, &mut next_len);
+            rep.offer::<1>(win, &t.match_offer, q, &mut next_len);
+            rep.offer::<2>(win, &t.match_offer, q, &mut next_len);
+            // Explicit offsets: for each length, the closest match.
+            // When the recent offsets already cover the longest one
+            // (common), one test skips them all.
+            let longest = matches.last().map_or(0, |m| (m.len as usize).min(max_len));
+            let matches = if longest < next_len { &[] } else { matches };
+            for m in matches {
+                let l = (m.len as usize).min(max_len);
+                if l < next_len || m.offset.wrapping_sub(1) >= max_off_m1 {
+                    continue;
+                }
+                let formatted = m.offset + 2;
+                let slot = offset_slot_fast(formatted);
+                let aligned = if slot >= MIN_ALIGNED_SLOT {
+                    t.aligned_offer[(formatted & 7) as usize]
+                } else {
+                    0
+                };
+                let add = (base + aligned) | u64::from(m.offset) << LEN_BITS;
+                relax(
+                    win,
+                    &t.match_offer[slot & (SLOT_ROWS - 1)],
+                    next_len,
+                    l,
+                    add,
+                );
+                next_len = l + 1;
+            }
+        }
+        ci += 1 + count;
+
+        // Literal; ties go to the literal (its item, 1, is below every
+        // match's).
+        let next = &mut win[1];
+        let lit = base + t.lit_offer[usize::from(data.byte(p))];
+        let arrived = *next;
+        let is_lit = lit <= arrived;
+        here_node = lit.min(arrived);
+        *next = here_node;
+        let item = arrived as u32;
+        // The queue after the match that arrives, computed either way.
+        let from = t.queues[(i + 1).wrapping_sub((item & LEN_MASK) as usize) & RING_MASK];
+        let qm = packed_update(from, item >> LEN_BITS);
+        q = if is_lit { q } else { qm };
+        t.queues[(i + 1) & RING_MASK] = q;
+    }
+}
+
 /// Bits of a node's item holding the length (1 = literal, else a match
 /// length); the offset sits above them.
 const LEN_BITS: u32 = 9;
 const LEN_MASK: u32 = (1 << LEN_BITS) - 1;
 
+/// Offset slots of the formatted offsets below 1024.
+const SLOT_LUT: [u8; 1024] = {
+    let mut t = [0u8; 1024];
+    let mut f = 0usize;
+    while f < 1024 {
+        t[f] = if f < 4 {
+            f as u8
+        } else {
+            let b = 31 - (f as u32).leading_zeros();
+            (2 * b + ((f as u32 >> (b - 1)) & 1)) as u8
+        };
+        f += 1;
+    }
+    t
+};
+
 /// [`offset_slot`] without branches for the offsets of chunks up to 256 KiB
-/// (formatted offsets from 2 on).
+/// (formatted offsets from 2 on): from 1024 on, a slot is the slot of the
+/// offset shifted right by 9 bits plus 18 (two slots per bit).
 #[inline(always)]
 fn offset_slot_fast(formatted: u32) -> usize {
     if formatted >= 262_144 {
         return offset_slot(formatted);
     }
-    let f = formatted | 2;
-    let b = 31 - f.leading_zeros();
-    (2 * b + ((f >> (b - 1)) & 1)) as usize
+    let shift = if formatted >= 1024 { 9 } else { 0 };
+    usize::from(SLOT_LUT[(formatted >> shift) as usize & 1023]) + 2 * shift as usize
 }
 
 /// Offers the nodes `win[lo..=hi]` a match: the offer for length `len` is
@@ -540,8 +592,8 @@ fn relax(win: &mut [u64; WIN], row: &[u64; WIN], lo: usize, hi: usize, add: u64)
 }
 
 /// One position's repeat-offset search.
-struct RepSearch<'a> {
-    data: &'a [u8],
+struct RepSearch<B> {
+    data: B,
     /// The position in `data` and its node's cost bits.
     p: usize,
     base: u64,
@@ -550,7 +602,7 @@ struct RepSearch<'a> {
     max_len: usize,
 }
 
-impl RepSearch<'_> {
+impl<B: ChunkBytes> RepSearch<B> {
     /// Offers the match at recent offset `K` for the lengths from
     /// `next_len` on that no cheaper source has, advancing `next_len`.
     #[inline(always)]
@@ -568,14 +620,14 @@ impl RepSearch<'_> {
             return;
         }
         let from = self.p - off;
-        let diff = self.here ^ load8(self.data, from);
+        let diff = self.here ^ self.data.load8(from);
         if diff & 0xffff != 0 {
             return;
         }
         let l = if diff != 0 {
             (diff.trailing_zeros() / 8) as usize
         } else {
-            extend(self.data, self.p, from, 8, self.max_len)
+            self.data.extend_from_8(self.p, from, self.max_len)
         }
         .min(self.max_len);
         if l < *next_len {
@@ -584,6 +636,95 @@ impl RepSearch<'_> {
         let add = self.base | (off as u64) << LEN_BITS;
         relax(win, &match_offer[K], *next_len, l, add);
         *next_len = l + 1;
+    }
+}
+
+/// Chunks up to this size are read from a padded copy by the path search.
+const SMALL_CAP: usize = 1 << 16;
+const SMALL_MASK: usize = SMALL_CAP - 1;
+const SMALL_BUF: usize = SMALL_CAP + 16;
+
+/// The chunk's bytes as the path search reads them.
+trait ChunkBytes: Copy {
+    fn len(self) -> usize;
+    /// The byte at `i` (below `len`).
+    fn byte(self, i: usize) -> u8;
+    /// The eight bytes at `i`, little-endian; bytes past the chunk read as
+    /// zero or as stale bytes (callers cap lengths at the chunk's end).
+    fn load8(self, i: usize) -> u64;
+    /// Length of the common prefix at `a` and `b`, known to be at least 8,
+    /// up to `max` (`a + max` within the chunk).
+    fn extend_from_8(self, a: usize, b: usize, max: usize) -> usize;
+}
+
+impl ChunkBytes for &[u8] {
+    #[inline(always)]
+    fn len(self) -> usize {
+        <[u8]>::len(self)
+    }
+
+    #[inline(always)]
+    fn byte(self, i: usize) -> u8 {
+        self.get(i).copied().unwrap_or(0)
+    }
+
+    #[inline(always)]
+    fn load8(self, i: usize) -> u64 {
+        load8(self, i)
+    }
+
+    /// Kept out of line so that the path search's loop holds no pointers
+    /// for it.
+    #[inline(never)]
+    fn extend_from_8(self, a: usize, b: usize, max: usize) -> usize {
+        extend(self, a, b, 8, max)
+    }
+}
+
+/// A chunk of at most [`SMALL_CAP`] bytes in a padded buffer: indices are
+/// masked, so reads need no bounds checks.
+#[derive(Clone, Copy)]
+struct Padded<'a> {
+    buf: &'a [u8; SMALL_BUF],
+    len: usize,
+}
+
+impl Padded<'_> {
+    #[inline(always)]
+    fn u64_at(self, i: usize) -> u64 {
+        let i = i & SMALL_MASK;
+        let b = &self.buf[i..i + 8];
+        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+    }
+}
+
+impl ChunkBytes for Padded<'_> {
+    #[inline(always)]
+    fn len(self) -> usize {
+        self.len
+    }
+
+    #[inline(always)]
+    fn byte(self, i: usize) -> u8 {
+        self.buf[i & SMALL_MASK]
+    }
+
+    #[inline(always)]
+    fn load8(self, i: usize) -> u64 {
+        self.u64_at(i)
+    }
+
+    #[inline(never)]
+    fn extend_from_8(self, a: usize, b: usize, max: usize) -> usize {
+        let mut len = 8usize;
+        while len < max {
+            let d = self.u64_at(a + len) ^ self.u64_at(b + len);
+            if d != 0 {
+                return (len + (d.trailing_zeros() / 8) as usize).min(max);
+            }
+            len += 8;
+        }
+        max
     }
 }
 
@@ -636,17 +777,23 @@ fn unpack(q: u64) -> Queue {
 /// above R2 may be left set; every reader masks them off.
 #[inline(always)]
 fn packed_update(q: u64, offset: u32) -> u64 {
+    const M0: u64 = QUEUE_MASK;
+    const M1: u64 = QUEUE_MASK << QUEUE_BITS;
+    const M2: u64 = QUEUE_MASK << (2 * QUEUE_BITS);
+    // Offsets are below 2^21: the offset in all three fields, so that one
+    // `xor` compares it with R0, R1 and R2 at once.
     let o = u64::from(offset);
-    let r0 = q & QUEUE_MASK;
-    let r1 = (q >> QUEUE_BITS) & QUEUE_MASK;
-    let r2 = (q >> (2 * QUEUE_BITS)) & QUEUE_MASK;
-    // Swapping R0 with R1 (or R2) flips both fields by their difference.
-    let swap1 = q ^ ((r0 ^ r1) * (1 | 1 << QUEUE_BITS));
-    let swap2 = q ^ ((r0 ^ r2) * (1 | 1 << (2 * QUEUE_BITS)));
+    let same = q ^ (o | o << QUEUE_BITS | o << (2 * QUEUE_BITS));
     let push = q << QUEUE_BITS | o;
-    let a = if o == r2 { swap2 } else { push };
-    let b = if o == r1 { swap1 } else { a };
-    if o == r0 {
+    // R0 and R1 swapped: the pushed queue's first two fields (the offset,
+    // then the old R0) over the old R2.
+    let swap1 = (push & (M0 | M1)) | (q & !(M0 | M1));
+    // Swapping R0 with R2 flips both fields by their difference.
+    let d = (q ^ (q >> (2 * QUEUE_BITS))) & M0;
+    let swap2 = q ^ d ^ (d << (2 * QUEUE_BITS));
+    let a = if same & M2 == 0 { swap2 } else { push };
+    let b = if same & M1 == 0 { swap1 } else { a };
+    if same & M0 == 0 {
         q
     } else {
         b
@@ -657,6 +804,13 @@ fn packed_update(q: u64, offset: u32) -> u64 {
 mod tests {
     use super::super::block::queue_update;
     use super::*;
+
+    #[test]
+    fn fast_slots_agree() {
+        for f in 2..400_000u32 {
+            assert_eq!(offset_slot_fast(f), offset_slot(f), "formatted offset {f}");
+        }
+    }
 
     #[test]
     fn packed_queue_follows_the_plain_one() {
