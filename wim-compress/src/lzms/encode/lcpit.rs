@@ -52,14 +52,25 @@ pub(super) struct LcpFinder {
     bits: Vec<u64>,
     /// Length limit of reported matches (at most `MAX_LCP`).
     pub(super) nice: usize,
-    /// Results of the early loads (see `advance`).
-    warm: u32,
+    /// Results of the early loads (see `advance`), by position modulo
+    /// `WARM_RING` (only the first when not `deep`).
+    warm: [u32; WARM_RING],
+    /// Whether the chunk is large enough for the deeper prefetches.
+    deep: bool,
 }
 
-/// How many positions ahead `advance` loads the first interval.
-const WARM_DISTANCE: usize = 2;
-/// How many positions ahead `advance` prefetches it.
+/// How many positions ahead `advance` prefetches the first interval.
 const PREFETCH_DISTANCE: usize = 8;
+/// How many positions ahead `advance` loads it.
+const WARM_DISTANCE: usize = 2;
+/// Chunks from which `advance` fetches further ahead and deeper.
+const DEEP_MIN: usize = 1 << 20;
+/// How far ahead `advance` starts running ahead there, and the distances
+/// of the steps of that.
+const DEEP_PREFETCH: usize = 24;
+const DEEP_STEPS: [usize; 3] = [18, 12, 6];
+/// Entries kept of the early loads (a power of two above `DEEP_PREFETCH`).
+const WARM_RING: usize = 32;
 
 impl LcpFinder {
     pub(super) fn new(max_size: usize, nice: usize) -> Self {
@@ -69,7 +80,8 @@ impl LcpFinder {
             pd: vec![0; n.max(512)],
             bits: vec![0; bit_words(n)],
             nice: nice.clamp(2, MAX_LCP),
-            warm: ROOT,
+            warm: [ROOT; WARM_RING],
+            deep: false,
         }
     }
 
@@ -84,6 +96,8 @@ impl LcpFinder {
         if n == 0 || n > self.iv.len() {
             return;
         }
+        self.warm = [ROOT; WARM_RING];
+        self.deep = n >= DEEP_MIN;
         let sa = &mut self.iv[..n];
         sais(data, sa, 256, &mut self.pd, &mut self.bits);
         if n <= PHI_MAX {
@@ -99,8 +113,12 @@ impl LcpFinder {
     /// returns how many. Lengths stop at `nice`. Positions must be visited
     /// in order, each once (here or through `skip`).
     #[inline]
-    pub(super) fn get_matches(&mut self, pos: usize, out: &mut [Match]) -> usize {
-        let count = self.advance::<true>(pos, out);
+    pub(super) fn get_matches(&mut self, data: &[u8], pos: usize, out: &mut [Match]) -> usize {
+        let count = if self.deep {
+            self.advance::<true, true>(data, pos, out)
+        } else {
+            self.advance::<true, false>(data, pos, out)
+        };
         out[..count].reverse();
         count
     }
@@ -108,12 +126,23 @@ impl LcpFinder {
     /// Claims `count` positions from `pos` without reporting matches.
     pub(super) fn skip(&mut self, pos: usize, count: usize) {
         for p in pos..pos + count {
-            self.advance::<false>(p, &mut []);
+            if self.deep {
+                self.advance::<false, true>(&[], p, &mut []);
+            } else {
+                self.advance::<false, false>(&[], p, &mut []);
+            }
         }
     }
 
+    /// One step of the walk; `DEEP` for chunks whose structures are far
+    /// larger than the caches (see `DEEP_MIN`).
     #[inline(always)]
-    fn advance<const REPORT: bool>(&mut self, q: usize, out: &mut [Match]) -> usize {
+    fn advance<const REPORT: bool, const DEEP: bool>(
+        &mut self,
+        data: &[u8],
+        q: usize,
+        out: &mut [Match],
+    ) -> usize {
         let (iv, pd) = (&mut self.iv[..], &mut self.pd[..]);
         let Some(&first) = pd.get(q) else {
             return 0;
@@ -121,21 +150,57 @@ impl LcpFinder {
         if q >= iv.len() {
             return 0;
         }
-        // Fetch what later positions will read first, so that the cache
-        // misses overlap with the work until then: the first interval of the
-        // position `PREFETCH_DISTANCE` ahead, that interval again (loaded,
-        // as its content leads further) `WARM_DISTANCE` ahead, and the owner
-        // record of what the previous step loaded.
-        let y = self.warm;
-        if y >> SHIFT == 0 {
-            crate::prefetch::prefetch(pd, y as usize);
-        }
-        if let Some(&far) = pd.get(q + PREFETCH_DISTANCE) {
-            crate::prefetch::prefetch(iv, (far & MASK) as usize);
-        }
-        if let Some(&ahead) = pd.get(q + WARM_DISTANCE) {
-            if let Some(&x) = iv.get((ahead & MASK) as usize) {
-                self.warm = x;
+        if DEEP {
+            // Fetch what later positions will read, so that the cache
+            // misses overlap with the work until then: run ahead along the
+            // path the position `DEEP_PREFETCH` ahead will walk, one load a
+            // step at each of `DEEP_STEPS` ahead, each fetching what the
+            // next step loads. The path is followed as it stands now (later
+            // walks may still change it, and owners are not corrected): the
+            // fetches are only hints.
+            if let Some(&v) = pd.get(q + DEEP_PREFETCH) {
+                crate::prefetch::prefetch(iv, (v & MASK) as usize);
+                self.warm[(q + DEEP_PREFETCH) % WARM_RING] = v;
+            }
+            for d in DEEP_STEPS {
+                let slot = &mut self.warm[(q + d) % WARM_RING];
+                let v = *slot;
+                if v == ROOT {
+                    continue;
+                }
+                // An interval leads to its owner or parent, a position to
+                // the interval above its claimed path.
+                let next = if v >> SHIFT != 0 {
+                    iv.get((v & MASK) as usize)
+                } else {
+                    pd.get(v as usize)
+                };
+                let Some(&next) = next else {
+                    *slot = ROOT;
+                    continue;
+                };
+                if next >> SHIFT != 0 {
+                    crate::prefetch::prefetch(iv, (next & MASK) as usize);
+                } else {
+                    crate::prefetch::prefetch(pd, next as usize);
+                }
+                *slot = next;
+            }
+        } else {
+            // The same in two stages: the first interval of the position
+            // `PREFETCH_DISTANCE` ahead fetched, loaded `WARM_DISTANCE`
+            // ahead, and the owner record of what that load gave fetched.
+            let y = self.warm[0];
+            if y >> SHIFT == 0 {
+                crate::prefetch::prefetch(pd, y as usize);
+            }
+            if let Some(&far) = pd.get(q + PREFETCH_DISTANCE) {
+                crate::prefetch::prefetch(iv, (far & MASK) as usize);
+            }
+            if let Some(&ahead) = pd.get(q + WARM_DISTANCE) {
+                if let Some(&x) = iv.get((ahead & MASK) as usize) {
+                    self.warm[0] = x;
+                }
             }
         }
         let qq = q as u32;
@@ -171,6 +236,11 @@ impl LcpFinder {
                 p = iv[(e & MASK) as usize];
             }
             if REPORT {
+                if DEEP {
+                    // The parser reads the source just past the match
+                    // (match, literal, repeat match): start that miss now.
+                    crate::prefetch::prefetch(data, p as usize + (r >> SHIFT) as usize + 1);
+                }
                 if let Some(m) = out.get_mut(count) {
                     *m = Match {
                         len: r >> SHIFT,
@@ -360,6 +430,22 @@ fn prefetch_symbol<T: Sym>(s: &[T], sa: &[u32], i: usize) {
 /// induced sorting. `bkt` needs `2 * k` entries (`k <= s.len() / 2` in the
 /// recursion), `bits` `bit_words(s.len())` words.
 fn sais<T: Sym>(s: &[T], sa: &mut [u32], k: usize, bkt: &mut [u32], bits: &mut [u64]) {
+    // Prefetches of what the scans with random reads need, where the string
+    // does not fit in the caches (below that they are pure overhead).
+    if std::mem::size_of_val(s) > INDUCE_WARM_MIN {
+        sais_with::<T, true>(s, sa, k, bkt, bits);
+    } else {
+        sais_with::<T, false>(s, sa, k, bkt, bits);
+    }
+}
+
+fn sais_with<T: Sym, const FAR: bool>(
+    s: &[T],
+    sa: &mut [u32],
+    k: usize,
+    bkt: &mut [u32],
+    bits: &mut [u64],
+) {
     let n = s.len();
     if n == 0 {
         return;
@@ -406,6 +492,11 @@ fn sais<T: Sym>(s: &[T], sa: &mut [u32], k: usize, bkt: &mut [u32], bits: &mut [
     // Collect them in sorted order and name them.
     let mut n1 = 0;
     for i in 0..n {
+        if FAR {
+            if let Some(&a) = sa.get(i + SAIS_PREFETCH) {
+                crate::prefetch::prefetch(bits, a as usize >> 6);
+            }
+        }
         let j = sa[i];
         if j != EMPTY && is_lms(bits, j as usize) {
             sa[n1] = j;
@@ -433,6 +524,11 @@ fn sais<T: Sym>(s: &[T], sa: &mut [u32], k: usize, bkt: &mut [u32], bits: &mut [
     let mut names = 0u32;
     let (mut prev, mut prev_len) = (0usize, 0usize);
     for i in 0..n1 {
+        if FAR && i + SAIS_PREFETCH < n1 {
+            let a = sa[i + SAIS_PREFETCH] as usize;
+            crate::prefetch::prefetch(sa, n1 + a / 2);
+            crate::prefetch::prefetch(s, a);
+        }
         let p = sa[i] as usize;
         let len = sa[n1 + p / 2] as usize;
         if i == 0 || len == 0 || len != prev_len || s[p..=p + len] != s[prev..=prev + len] {
@@ -469,8 +565,17 @@ fn sais<T: Sym>(s: &[T], sa: &mut [u32], k: usize, bkt: &mut [u32], bits: &mut [
             tail[j] = i as u32;
             j += 1;
         });
-        for h in head[..n1].iter_mut() {
-            *h = tail[*h as usize];
+        if FAR {
+            for i in 0..n1 {
+                if let Some(&a) = head.get(i + SAIS_PREFETCH) {
+                    crate::prefetch::prefetch(tail, a as usize);
+                }
+                head[i] = tail[head[i] as usize];
+            }
+        } else {
+            for h in head[..n1].iter_mut() {
+                *h = tail[*h as usize];
+            }
         }
     }
 
@@ -481,6 +586,9 @@ fn sais<T: Sym>(s: &[T], sa: &mut [u32], k: usize, bkt: &mut [u32], bits: &mut [
     count(s, cnt);
     buckets(cnt, bp, true);
     for i in (0..n1).rev() {
+        if FAR && i >= SAIS_PREFETCH {
+            crate::prefetch::prefetch(s, sa[i - SAIS_PREFETCH] as usize);
+        }
         let j = sa[i] as usize;
         sa[i] = EMPTY;
         let c = s[j].idx();
@@ -489,6 +597,9 @@ fn sais<T: Sym>(s: &[T], sa: &mut [u32], k: usize, bkt: &mut [u32], bits: &mut [
     }
     induce(s, sa, bp, cnt);
 }
+
+/// How many entries ahead the scans of `sais` with random reads prefetch.
+const SAIS_PREFETCH: usize = 32;
 
 /// Symbols compared past the first before `sort_mostly_unique` gives up.
 const SHORT_DEPTH: usize = 12;
@@ -598,7 +709,12 @@ fn build_lcp_phi(data: &[u8], sa: &mut [u32], phi: &mut [u32], cap: u32) {
 fn build_lcp(data: &[u8], sa: &mut [u32], cap: u32) {
     let n = data.len();
     let mut prev = 0usize;
-    for (i, e) in sa.iter_mut().enumerate() {
+    for i in 0..sa.len() {
+        // The suffixes a few entries on are read soon: start those misses.
+        if let Some(&ahead) = sa.get(i + LCP_PREFETCH) {
+            crate::prefetch::prefetch(data, ahead as usize);
+        }
+        let e = &mut sa[i];
         let cur = *e as usize;
         if i > 0 {
             let (a, b) = (cur.max(prev), cur.min(prev));
@@ -611,17 +727,29 @@ fn build_lcp(data: &[u8], sa: &mut [u32], cap: u32) {
     }
 }
 
+/// How many suffix array entries ahead `build_lcp` and `build_intervals`
+/// prefetch what those entries point to.
+const LCP_PREFETCH: usize = 16;
+
 /// Turns the suffix array with LCPs into the interval tree, in place: the
 /// intervals overwrite suffix array entries already read. Writes each
 /// position's deepest interval to `leaf`.
 fn build_intervals(sa: &mut [u32], leaf: &mut [u32]) {
     let n = sa.len();
+    let deep = n >= DEEP_MIN;
     // Open intervals, by increasing LCP: (lcp, reference).
     let mut stack = [(0u32, ROOT); MAX_LCP + 2];
     let mut sp = 0usize;
     let mut next_id = 0u32;
     let mut prev_pos = (sa[0] & MASK) as usize;
     for i in 1..=n {
+        // The leaf entries a few steps on are written soon (they miss the
+        // caches in large chunks only).
+        if deep {
+            if let Some(&ahead) = sa.get(i + LCP_PREFETCH) {
+                crate::prefetch::prefetch(leaf, (ahead & MASK) as usize);
+            }
+        }
         let (l, cur_pos) = if i < n {
             (sa[i] >> SHIFT, sa[i] & MASK)
         } else {
@@ -768,7 +896,7 @@ mod tests {
                             f.skip(q, 1);
                             continue;
                         }
-                        let c = f.get_matches(q, &mut out);
+                        let c = f.get_matches(&s, q, &mut out);
                         let got: Vec<(u32, u32)> =
                             out[..c].iter().map(|m| (m.len, m.offset)).collect();
                         let want: Vec<(u32, u32)> = naive_matches(&s, q, nice)
@@ -808,7 +936,11 @@ mod bench {
         let Ok(data) = std::fs::read(path) else {
             return;
         };
-        for chunk in [131072usize, 8 << 20] {
+        let chunks: Vec<usize> = std::env::var("LZMS_BENCH_CHUNKS")
+            .ok()
+            .map(|v| v.split(',').filter_map(|c| c.parse().ok()).collect())
+            .unwrap_or_else(|| vec![131072, 8 << 20]);
+        for chunk in chunks {
             let mut f = LcpFinder::new(chunk, 63);
             let (mut t1, mut t2, mut t3, mut t4) = (0.0, 0.0, 0.0, 0.0);
             let mut out = vec![Match::default(); 300];
@@ -827,7 +959,7 @@ mod bench {
                     t3 += cpu() - t;
                     let t = cpu();
                     for p in 0..n {
-                        total += f.get_matches(p, &mut out);
+                        total += f.get_matches(c, p, &mut out);
                     }
                     t4 += cpu() - t;
                 }

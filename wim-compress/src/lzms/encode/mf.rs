@@ -114,7 +114,7 @@ impl LzFinder {
     pub(super) fn get_matches(&mut self, data: &[u8], pos: usize, out: &mut [Match]) -> usize {
         match self {
             LzFinder::Bt(f) => f.get_matches(data, pos, out),
-            LzFinder::Sa(f) => f.get_matches(pos, out),
+            LzFinder::Sa(f) => f.get_matches(data, pos, out),
         }
     }
 
@@ -340,18 +340,42 @@ pub(super) const DELTA_POS_BITS: u32 = 28;
 const DELTA_POS_MASK: u32 = (1 << DELTA_POS_BITS) - 1;
 const DELTA_BITS: u32 = 15;
 
+/// Entries of the delta hash table.
+const TABLE_LEN: usize = 1 << DELTA_BITS;
+/// Multiplier of `hash`.
+const HASH_MUL: u32 = 0x1E35_A7BD;
+
+/// `hash` of a key is `(phase << 24 | diffs) * HASH_MUL >> (32 -
+/// DELTA_BITS)`, and with the phase in the top byte and the differences
+/// below it, the product is the sum of `(phase << 24) * HASH_MUL` (this
+/// table, by position modulo `MAX_SPAN` and power) and `diffs * HASH_MUL`.
+const PHASE_MUL: [[u32; POWERS as usize]; MAX_SPAN] = {
+    let mut t = [[0u32; POWERS as usize]; MAX_SPAN];
+    let mut p = 0;
+    while p < MAX_SPAN {
+        let mut power = 0;
+        while power < POWERS as usize {
+            let span = 1usize << power;
+            let phase = (span + (p & (span - 1))) as u32;
+            t[p][power] = (phase << 24).wrapping_mul(HASH_MUL);
+            power += 1;
+        }
+        p += 1;
+    }
+    t
+};
+
 pub(super) struct DeltaFinder {
-    table: Vec<u32>,
-    /// For position `ahead_pos`, per power: the table slot, the three byte
-    /// differences (`NO_KEY` when the span reaches before the chunk), and
-    /// the entry read early (see `prepare`).
+    table: Box<[u32; TABLE_LEN]>,
+    /// For position `ahead_pos`, per power: the table slot and the entry
+    /// read early (see `prepare`). Powers from `ahead_powers` on have no key
+    /// (their span reaches before the chunk).
     slot: [u32; POWERS as usize],
-    diff: [u32; POWERS as usize],
     ahead: [u32; POWERS as usize],
+    ahead_powers: usize,
     ahead_pos: usize,
 }
 
-const NO_KEY: u32 = u32::MAX;
 /// The largest span searched.
 const MAX_SPAN: usize = 1 << (POWERS - 1);
 
@@ -417,10 +441,10 @@ pub(super) fn extend_delta(
 impl DeltaFinder {
     pub(super) fn new() -> Self {
         DeltaFinder {
-            table: vec![NIL; 1 << DELTA_BITS],
+            table: Box::new([NIL; TABLE_LEN]),
             slot: [0; POWERS as usize],
-            diff: [NO_KEY; POWERS as usize],
             ahead: [NIL; POWERS as usize],
+            ahead_powers: 0,
             ahead_pos: usize::MAX,
         }
     }
@@ -434,46 +458,42 @@ impl DeltaFinder {
         self.ahead_pos = usize::MAX;
     }
 
+    /// The three byte differences at `span` of position `p` (`p >= span`,
+    /// `p + 4 <= data.len()`).
+    #[inline(always)]
+    fn diffs(data: &[u8], p: usize, span: usize) -> u32 {
+        sub_bytes32(load_u32(data, p), load_u32(data, p - span)) & 0x00FF_FFFF
+    }
+
     /// Computes the keys of position `p` (`p + 4 <= data.len()`), and with
     /// `LOAD` reads their table entries early: the parser works on other
     /// things before it comes back, which hides most of the misses. (All
     /// are read before `find` replaces any: two spans may share a slot.)
     #[inline(always)]
     fn prepare<const LOAD: bool>(&mut self, data: &[u8], p: usize) {
-        let mask = self.table.len() - 1;
-        // Past the first few bytes every span fits: no per-span test.
+        // Past the first few bytes every span fits (a constant count, so
+        // the loop unrolls).
         if p >= MAX_SPAN {
-            let cur = load_u32(data, p);
-            for power in 0..POWERS as usize {
-                let span = 1usize << power;
-                let d = sub_bytes32(cur, load_u32(data, p - span)) & 0x00FF_FFFF;
-                let v = (((span + (p & (span - 1))) as u32) << 24) | d;
-                let h = hash(v, DELTA_BITS) & mask;
-                self.diff[power] = d;
-                self.slot[power] = h as u32;
-                if LOAD {
-                    self.ahead[power] = self.table.get(h).copied().unwrap_or(NIL);
-                }
-            }
-            self.ahead_pos = p;
-            return;
+            self.keys::<LOAD>(data, p, POWERS as usize);
+        } else {
+            self.keys::<LOAD>(data, p, (usize::BITS - p.leading_zeros()) as usize);
         }
+    }
+
+    #[inline(always)]
+    fn keys<const LOAD: bool>(&mut self, data: &[u8], p: usize, powers: usize) {
         let cur = load_u32(data, p);
-        for power in 0..POWERS as usize {
+        let phase = &PHASE_MUL[p % MAX_SPAN];
+        for (power, &ph) in phase.iter().enumerate().take(powers) {
             let span = 1usize << power;
-            if p < span {
-                self.diff[power] = NO_KEY;
-                continue;
-            }
-            let d = sub_bytes32(cur, load_u32(data, p - span)) & 0x00FF_FFFF;
-            let v = (((span + (p & (span - 1))) as u32) << 24) | d;
-            let h = hash(v, DELTA_BITS) & mask;
-            self.diff[power] = d;
-            self.slot[power] = h as u32;
+            let d = sub_bytes32(cur, load_u32(data, p.wrapping_sub(span))) & 0x00FF_FFFF;
+            let h = ph.wrapping_add(d.wrapping_mul(HASH_MUL)) >> (32 - DELTA_BITS);
+            self.slot[power] = h;
             if LOAD {
-                self.ahead[power] = self.table.get(h).copied().unwrap_or(NIL);
+                self.ahead[power] = self.table[h as usize % TABLE_LEN];
             }
         }
+        self.ahead_powers = powers;
         self.ahead_pos = p;
     }
 
@@ -492,18 +512,25 @@ impl DeltaFinder {
         if self.ahead_pos != pos {
             self.prepare::<true>(data, pos);
         }
+        let count = if self.ahead_powers >= POWERS as usize {
+            self.probe(data, pos, out, POWERS as usize)
+        } else {
+            self.probe(data, pos, out, self.ahead_powers)
+        };
+        if Self::usable(data, pos + 1) {
+            self.prepare::<true>(data, pos + 1);
+        }
+        count
+    }
+
+    /// The lookups and insertions of `find` for the first `powers` powers.
+    #[inline(always)]
+    fn probe(&mut self, data: &[u8], pos: usize, out: &mut [DeltaMatch], powers: usize) -> usize {
         let mut count = 0;
-        for power in 0..POWERS {
-            let pw = power as usize;
-            let d = self.diff[pw];
-            if d == NO_KEY {
-                continue;
-            }
-            let Some(slot) = self.table.get_mut(self.slot[pw] as usize) else {
-                continue;
-            };
+        for pw in 0..powers.min(POWERS as usize) {
+            let power = pw as u32;
             let e = self.ahead[pw];
-            *slot = (power << DELTA_POS_BITS) | pos as u32;
+            self.table[self.slot[pw] as usize % TABLE_LEN] = (power << DELTA_POS_BITS) | pos as u32;
             if e >> DELTA_POS_BITS != power {
                 continue;
             }
@@ -514,7 +541,7 @@ impl DeltaFinder {
                 continue;
             }
             // prev >= span, so every byte read below is inside the chunk.
-            if sub_bytes32(load_u32(data, prev), load_u32(data, prev - span)) & 0x00FF_FFFF != d {
+            if Self::diffs(data, prev, span) != Self::diffs(data, pos, span) {
                 continue;
             }
             let len = extend_delta(data, pos, prev, span, 3);
@@ -527,10 +554,15 @@ impl DeltaFinder {
                 count += 1;
             }
         }
-        if Self::usable(data, pos + 1) {
-            self.prepare::<true>(data, pos + 1);
-        }
         count
+    }
+
+    #[inline(always)]
+    fn insert(&mut self, p: usize, powers: usize) {
+        for power in 0..powers.min(POWERS as usize) {
+            let h = self.slot[power] as usize % TABLE_LEN;
+            self.table[h] = ((power as u32) << DELTA_POS_BITS) | p as u32;
+        }
     }
 
     /// Inserts `count` positions from `pos`.
@@ -542,11 +574,10 @@ impl DeltaFinder {
             if self.ahead_pos != p {
                 self.prepare::<false>(data, p);
             }
-            for power in 0..POWERS {
-                if self.diff[power as usize] != NO_KEY {
-                    let h = self.slot[power as usize] as usize;
-                    self.table[h] = (power << DELTA_POS_BITS) | p as u32;
-                }
+            if self.ahead_powers >= POWERS as usize {
+                self.insert(p, POWERS as usize);
+            } else {
+                self.insert(p, self.ahead_powers);
             }
         }
         let next = pos + count;

@@ -306,3 +306,55 @@ fn in_place_matches_copying_and_restores_the_chunk() {
         assert!(work == data, "case {k}: chunk not restored");
     }
 }
+
+/// Thread CPU time in seconds.
+fn thread_cpu() -> f64 {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    s.split_whitespace()
+        .next()
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        * 1e-9
+}
+
+/// Compression speed and size on a real file, for profiling by hand:
+/// `LZMS_FILE` (required), `LZMS_MB` MiB of it (default
+/// 4) in chunks of `LZMS_CHUNK` bytes (default 128 KiB), `LZMS_ROUNDS`
+/// times (default 1), at `LZMS_LEVEL` (default 50). Prints the total size,
+/// a checksum of the output and the thread CPU time.
+#[test]
+#[ignore]
+fn cpu_timing() {
+    let var = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let path = std::env::var("LZMS_FILE").expect("LZMS_FILE: the file to compress");
+    let mut data = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    data.truncate(var("LZMS_MB", 4) << 20);
+    let chunk = var("LZMS_CHUNK", 128 << 10);
+    let rounds = var("LZMS_ROUNDS", 1);
+    let level = var("LZMS_LEVEL", 50) as u32;
+    let mut enc = LzmsEncoder::new(chunk, level).unwrap();
+    let mut out = vec![0u8; chunk];
+    let (mut size, mut sum, mut best) = (0usize, 0u64, f64::MAX);
+    for _ in 0..rounds {
+        let t = thread_cpu();
+        size = 0;
+        sum = 0;
+        for c in data.chunks(chunk) {
+            let n = enc.compress(c, &mut out[..c.len() - 1]).unwrap_or(c.len());
+            size += n;
+            for &b in &out[..n.min(c.len() - 1)] {
+                sum = sum.wrapping_mul(0x100_0000_01B3) ^ u64::from(b);
+            }
+        }
+        best = best.min(thread_cpu() - t);
+    }
+    eprintln!(
+        "RESULT size {size} sum {sum:016x} cpu {best:.3}s {:.2} MB/s",
+        data.len() as f64 / best / 1e6
+    );
+}
