@@ -21,7 +21,8 @@
 //! Memory: two `u32` arrays of one entry per byte of the largest chunk (the
 //! suffix array, later reused for the intervals, and a per-position array
 //! that is SA-IS scratch, then the walk state) and
-//! two bits per byte of SA-IS type flags: 8.25 bytes per byte. Intervals and
+//! two bits per byte of SA-IS type flags, held only while sorting chunks over
+//! 1 MiB: 8.25 bytes per byte at the peak of the sort, 8 during the walk. Intervals and
 //! positions are packed with the interval's prefix length into 32 bits, so
 //! chunks are limited to `MAX_SIZE` bytes.
 
@@ -59,6 +60,10 @@ pub(super) struct LcpFinder {
     deep: bool,
 }
 
+/// Chunks up to this size keep their suffix-sorting type bits allocated;
+/// larger ones allocate them per chunk.
+const KEPT_BITS_MAX: usize = 1 << 20;
+
 /// How many positions ahead `advance` prefetches the first interval.
 const PREFETCH_DISTANCE: usize = 8;
 /// How many positions ahead `advance` loads it.
@@ -78,7 +83,7 @@ impl LcpFinder {
         LcpFinder {
             iv: vec![0; n],
             pd: vec![0; n.max(512)],
-            bits: vec![0; bit_words(n)],
+            bits: vec![0; bit_words(n.min(KEPT_BITS_MAX))],
             nice: nice.clamp(2, MAX_LCP),
             warm: [ROOT; WARM_RING],
             deep: false,
@@ -99,7 +104,14 @@ impl LcpFinder {
         self.warm = [ROOT; WARM_RING];
         self.deep = n >= DEEP_MIN;
         let sa = &mut self.iv[..n];
-        sais(data, sa, 256, &mut self.pd, &mut self.bits);
+        if n <= KEPT_BITS_MAX {
+            sais(data, sa, 256, &mut self.pd, &mut self.bits);
+        } else {
+            // Allocated for the sort and given back before the walk, when both
+            // other arrays are wholly in use: the peak stays at 8 bytes per byte.
+            let mut bits = vec![0; bit_words(n)];
+            sais(data, sa, 256, &mut self.pd, &mut bits);
+        }
         if n <= PHI_MAX {
             build_lcp_phi(data, sa, &mut self.pd[..n], self.nice as u32);
         } else {
@@ -949,7 +961,8 @@ mod bench {
                 for c in data.chunks(chunk) {
                     let n = c.len();
                     let t = cpu();
-                    sais(c, &mut f.iv[..n], 256, &mut f.pd, &mut f.bits);
+                    let mut bits = vec![0; bit_words(n)];
+                    sais(c, &mut f.iv[..n], 256, &mut f.pd, &mut bits);
                     t1 += cpu() - t;
                     let t = cpu();
                     build_lcp(c, &mut f.iv[..n], 63);
