@@ -38,6 +38,13 @@ pub(crate) struct Chains<
     hash4: Box<[P; H4]>,
     next: Box<[P; CAP]>,
     base: u32,
+    /// Bytes of a chunk that are used (`max_chunk_size`, at most `CAP`).
+    limit: u32,
+    /// A position (`usize::MAX`: none) whose 3-byte and 4-byte hash slots
+    /// were already computed and prefetched, by the call before.
+    pend: usize,
+    pend_h3: usize,
+    pend_h4: usize,
 }
 
 const NONE: Match = Match { len: 0, offset: 0 };
@@ -116,13 +123,66 @@ impl<P: Pos, const CAP: usize, const BUF: usize, const H3: usize, const H4: usiz
             hash4: boxed(),
             next: boxed(),
             base: FIRST_BASE,
+            limit: max_chunk_size.min(CAP) as u32,
+            pend: usize::MAX,
+            pend_h3: 0,
+            pend_h4: 0,
         }
+    }
+
+    /// The largest value a `P` holds.
+    #[inline(always)]
+    fn pos_max() -> u32 {
+        P::new(u32::MAX).get()
+    }
+
+    /// The 3-byte and 4-byte hash slots of the four bytes `v`.
+    #[inline(always)]
+    fn slots(v: u32) -> (usize, usize) {
+        (
+            hash(v & 0xff_ffff, Self::ORDER3) & (H3 - 1),
+            hash(v, Self::ORDER4) & (H4 - 1),
+        )
+    }
+
+    /// The hash slots of `pos`, reusing those computed ahead if they are
+    /// for `pos`.
+    #[inline(always)]
+    fn slots_at(&self, pos: usize) -> (usize, usize) {
+        if self.pend == pos {
+            (self.pend_h3 & (H3 - 1), self.pend_h4 & (H4 - 1))
+        } else {
+            Self::slots(self.win.view().u32_at(pos))
+        }
+    }
+
+    /// Computes and prefetches the hash slots of `pos` for the next call.
+    #[inline(always)]
+    fn prepare(&mut self, pos: usize) {
+        let (h3, h4) = Self::slots(self.win.view().u32_at(pos));
+        crate::prefetch::prefetch(&self.hash4[..], h4);
+        crate::prefetch::prefetch(&self.hash3[..], h3);
+        self.pend = pos;
+        self.pend_h3 = h3;
+        self.pend_h4 = h4;
     }
 
     /// See [`HashChains::reset`].
     pub(crate) fn reset(&mut self) {
         self.win.reset();
-        match next_base::<P>(self.base, CAP) {
+        self.pend = usize::MAX;
+        // Without epochs (16-bit positions), the base can still advance past
+        // the chunk while the next chunk's stored values fit: positions from
+        // `limit - 2` on are never stored (too few bytes left to hash), so
+        // the values of a chunk are below `base + limit - 2`.
+        let advanced = if P::EPOCHS {
+            next_base::<P>(self.base, CAP)
+        } else {
+            self.base
+                .checked_add(self.limit)
+                .filter(|&b| u64::from(b) + u64::from(self.limit) <= u64::from(Self::pos_max()) + 2)
+        };
+        match advanced {
             Some(b) => self.base = b,
             None => {
                 self.hash3.fill(P::default());
@@ -138,21 +198,16 @@ impl<P: Pos, const CAP: usize, const BUF: usize, const H3: usize, const H4: usiz
     #[inline(always)]
     fn insert(&mut self, pos: usize, n: usize) -> (u32, u32) {
         let cur = P::new(self.base.wrapping_add(pos as u32));
-        let v = self.win.view().u32_at(pos);
-        let (hash3, hash4, next) = (&mut *self.hash3, &mut *self.hash4, &mut *self.next);
+        let (h3, h4) = self.slots_at(pos);
         // The next position's slots, fetched while this one is searched.
-        let vn = self.win.view().u32_at(pos + 1);
-        crate::prefetch::prefetch(&hash4[..], hash(vn, Self::ORDER4) & (H4 - 1));
-        crate::prefetch::prefetch(&hash3[..], hash(vn & 0xff_ffff, Self::ORDER3) & (H3 - 1));
+        self.prepare(pos + 1);
+        let (hash3, hash4, next) = (&mut *self.hash3, &mut *self.hash4, &mut *self.next);
         if pos + 4 <= n {
-            let h3 = hash(v & 0xff_ffff, Self::ORDER3) & (H3 - 1);
-            let h4 = hash(v, Self::ORDER4) & (H4 - 1);
             let c3 = std::mem::replace(&mut hash3[h3], cur);
             let c4 = std::mem::replace(&mut hash4[h4], cur);
             next[pos & (CAP - 1)] = c4;
             (c3.get(), c4.get())
         } else if pos + 3 <= n {
-            let h3 = hash(v & 0xff_ffff, Self::ORDER3) & (H3 - 1);
             (std::mem::replace(&mut hash3[h3], cur).get(), 0)
         } else {
             (0, 0)
@@ -215,7 +270,10 @@ impl<P: Pos, const CAP: usize, const BUF: usize, const H3: usize, const H4: usiz
         while cand >= base && remaining > 0 {
             remaining -= 1;
             let cp = (cand - base) as usize;
-            if win.u32_at(cp + tail) == want && win.u32_at(cp) == head {
+            // The link is loaded before the compare so that the two loads
+            // overlap, and both compares go to one branch.
+            let link = next[cp & (CAP - 1)].get();
+            if (win.u32_at(cp + tail) ^ want) | (win.u32_at(cp) ^ head) == 0 {
                 let len = win.extend(cp, pos, 4, max_len);
                 if len > best {
                     best = len;
@@ -230,7 +288,7 @@ impl<P: Pos, const CAP: usize, const BUF: usize, const H3: usize, const H4: usiz
                     want = win.u32_at(pos + tail);
                 }
             }
-            cand = next[cp & (CAP - 1)].get();
+            cand = link;
         }
         found
     }
@@ -242,20 +300,28 @@ impl<P: Pos, const CAP: usize, const BUF: usize, const H3: usize, const H4: usiz
         let end = pos.saturating_add(count).min(n);
         // Positions with four bytes left go into both tables.
         let end4 = end.min(n.saturating_sub(3));
-        let base = self.base.wrapping_add(pos as u32);
-        let (win, hash3, hash4, next) = (
-            self.win.view(),
-            &mut *self.hash3,
-            &mut *self.hash4,
-            &mut *self.next,
-        );
-        for (i, p) in (pos..end4).enumerate() {
-            let cur = P::new(base.wrapping_add(i as u32));
-            let v = win.u32_at(p);
-            let h3 = hash(v & 0xff_ffff, Self::ORDER3) & (H3 - 1);
-            let h4 = hash(v, Self::ORDER4) & (H4 - 1);
-            hash3[h3] = cur;
-            next[p & (CAP - 1)] = std::mem::replace(&mut hash4[h4], cur);
+        if pos < end4 {
+            let base = self.base.wrapping_add(pos as u32);
+            let (mut h3, mut h4) = self.slots_at(pos);
+            let (win, hash3, hash4, next) = (
+                self.win.view(),
+                &mut *self.hash3,
+                &mut *self.hash4,
+                &mut *self.next,
+            );
+            for (i, p) in (pos..end4).enumerate() {
+                let cur = P::new(base.wrapping_add(i as u32));
+                // Each position's slots are computed once, one step ahead.
+                let (n3, n4) = Self::slots(win.u32_at(p + 1));
+                hash3[h3 & (H3 - 1)] = cur;
+                next[p & (CAP - 1)] = std::mem::replace(&mut hash4[h4 & (H4 - 1)], cur);
+                (h3, h4) = (n3, n4);
+            }
+            crate::prefetch::prefetch(&hash4[..], h4);
+            crate::prefetch::prefetch(&hash3[..], h3);
+            self.pend = end4;
+            self.pend_h3 = h3;
+            self.pend_h4 = h4;
         }
         for p in end4.max(pos)..end {
             self.insert(p, n);

@@ -387,19 +387,20 @@ impl XpressEncoder {
             *t = c | u32::from(l) << 16;
         }
         let mut w = BitWriter::new(body);
+        // One path for literals and matches (a literal's length and offset
+        // fields are zero: no extra byte and no offset bits), so that the
+        // mix of the two costs no mispredicted branch.
         for &item in &self.items {
             let entry = table[item as usize & (NUM_SYMBOLS - 1)];
             w.bits(entry & 0xffff, entry >> 16);
-            if item >= 256 {
-                let adj = (item >> 9) as u32 & 0xffff;
-                if adj >= 15 {
-                    w.byte((adj - 15).min(255) as u8);
-                    if adj >= 15 + 255 {
-                        w.u16(adj as u16);
-                    }
+            let adj = (item >> 9) as u32 & 0xffff;
+            if adj >= 15 {
+                w.byte((adj - 15).min(255) as u8);
+                if adj >= 15 + 255 {
+                    w.u16(adj as u16);
                 }
-                w.bits((item >> 32) as u32, (item >> 25) as u32 & 0xf);
             }
+            w.bits((item >> 32) as u32 & 0xffff, (item >> 25) as u32 & 0xf);
         }
         let (codes, lens) = (&self.codes, &self.lens);
         w.bits(codes[END_OF_DATA], u32::from(lens[END_OF_DATA]));
