@@ -927,15 +927,7 @@ mod tests {
 mod bench {
     use super::*;
 
-    /// Thread CPU time in seconds.
-    fn cpu() -> f64 {
-        let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-        s.split_whitespace()
-            .next()
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            * 1e-9
-    }
+    use super::super::tests::thread_cpu as cpu;
 
     /// Build and walk time per byte on the file named by
     /// `LZMS_BENCH_FILE` (run by hand with --ignored --nocapture).

@@ -308,7 +308,7 @@ fn in_place_matches_copying_and_restores_the_chunk() {
 }
 
 /// Thread CPU time in seconds.
-fn thread_cpu() -> f64 {
+pub(super) fn thread_cpu() -> f64 {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
     s.split_whitespace()
         .next()
