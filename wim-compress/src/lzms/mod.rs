@@ -348,6 +348,23 @@ struct State {
     delta_power: AdaptiveCode<DELTA_POWER_TABLE, 8>,
 }
 
+/// Takes entry `i` out of a queue of recent offsets (the entries behind it move
+/// up; the last stays where it was).
+#[inline(always)]
+fn take_rep<T: Copy>(reps: &mut [T; 4], i: usize) -> T {
+    let v = reps[i];
+    for k in i..3 {
+        reps[k] = reps[k + 1];
+    }
+    v
+}
+
+/// Puts `v` at the front of a queue of recent offsets, dropping the oldest.
+#[inline(always)]
+fn push_rep<T: Copy>(reps: &mut [T; 4], v: T) {
+    *reps = [v, reps[0], reps[1], reps[2]];
+}
+
 /// Decoder state used only by matches. It lives in memory on purpose: the
 /// literal path, which dominates, then gets the registers for the range
 /// coder and bit reader instead of having them spilled around this state.
@@ -480,7 +497,7 @@ impl LzmsDecoder {
             if rd.decode(&mut h.match_state, &mut probs.is_delta) == 0 {
                 // LZ match.
                 if h.lz_pending != 0 && pos != h.lz_pending_end {
-                    h.lz_reps = [h.lz_pending, h.lz_reps[0], h.lz_reps[1], h.lz_reps[2]];
+                    push_rep(&mut h.lz_reps, h.lz_pending);
                     h.lz_pending = 0;
                 }
                 let offset = if rd.decode(&mut h.lz_state, &mut probs.lz_is_rep) == 0 {
@@ -488,20 +505,14 @@ impl LzmsDecoder {
                     let extra = u32::from(OFFSET_EXTRA_BITS[slot]);
                     OFFSET_BASE[slot] + bits.read(extra)
                 } else if rd.decode(&mut h.lz_rep_states[0], &mut probs.lz_rep[0]) == 0 {
-                    let o = h.lz_reps[0];
-                    h.lz_reps = [h.lz_reps[1], h.lz_reps[2], h.lz_reps[3], h.lz_reps[3]];
-                    o
+                    take_rep(&mut h.lz_reps, 0)
                 } else if rd.decode(&mut h.lz_rep_states[1], &mut probs.lz_rep[1]) == 0 {
-                    let o = h.lz_reps[1];
-                    h.lz_reps = [h.lz_reps[0], h.lz_reps[2], h.lz_reps[3], h.lz_reps[3]];
-                    o
+                    take_rep(&mut h.lz_reps, 1)
                 } else {
-                    let o = h.lz_reps[2];
-                    h.lz_reps = [h.lz_reps[0], h.lz_reps[1], h.lz_reps[3], h.lz_reps[3]];
-                    o
+                    take_rep(&mut h.lz_reps, 2)
                 };
                 if h.lz_pending != 0 {
-                    h.lz_reps = [h.lz_pending, h.lz_reps[0], h.lz_reps[1], h.lz_reps[2]];
+                    push_rep(&mut h.lz_reps, h.lz_pending);
                 }
                 h.lz_pending = offset;
 
@@ -519,12 +530,7 @@ impl LzmsDecoder {
             } else {
                 // Delta match.
                 if h.delta_pending != 0 && pos != h.delta_pending_end {
-                    h.delta_reps = [
-                        h.delta_pending,
-                        h.delta_reps[0],
-                        h.delta_reps[1],
-                        h.delta_reps[2],
-                    ];
+                    push_rep(&mut h.delta_reps, h.delta_pending);
                     h.delta_pending = 0;
                 }
                 let pair = if rd.decode(&mut h.delta_state, &mut probs.delta_is_rep) == 0 {
@@ -534,40 +540,14 @@ impl LzmsDecoder {
                     let raw = OFFSET_BASE[slot] + bits.read(extra);
                     (power << 32) | u64::from(raw)
                 } else if rd.decode(&mut h.delta_rep_states[0], &mut probs.delta_rep[0]) == 0 {
-                    let v = h.delta_reps[0];
-                    h.delta_reps = [
-                        h.delta_reps[1],
-                        h.delta_reps[2],
-                        h.delta_reps[3],
-                        h.delta_reps[3],
-                    ];
-                    v
+                    take_rep(&mut h.delta_reps, 0)
                 } else if rd.decode(&mut h.delta_rep_states[1], &mut probs.delta_rep[1]) == 0 {
-                    let v = h.delta_reps[1];
-                    h.delta_reps = [
-                        h.delta_reps[0],
-                        h.delta_reps[2],
-                        h.delta_reps[3],
-                        h.delta_reps[3],
-                    ];
-                    v
+                    take_rep(&mut h.delta_reps, 1)
                 } else {
-                    let v = h.delta_reps[2];
-                    h.delta_reps = [
-                        h.delta_reps[0],
-                        h.delta_reps[1],
-                        h.delta_reps[3],
-                        h.delta_reps[3],
-                    ];
-                    v
+                    take_rep(&mut h.delta_reps, 2)
                 };
                 if h.delta_pending != 0 {
-                    h.delta_reps = [
-                        h.delta_pending,
-                        h.delta_reps[0],
-                        h.delta_reps[1],
-                        h.delta_reps[2],
-                    ];
+                    push_rep(&mut h.delta_reps, h.delta_pending);
                 }
                 h.delta_pending = pair;
 

@@ -11,6 +11,7 @@
 //! after `NUM_OPTIM` bytes; its items are then encoded for real.
 
 use super::super::constants::*;
+use super::super::{push_rep, take_rep};
 use super::coder::{
     bit_cost, BitCosts, Code, Output, Probs, SlotTables, COST_SHIFT, MAX_FAST_LENGTH,
 };
@@ -85,8 +86,7 @@ impl AState {
                     let idx = src as usize;
                     self.delta = ((self.delta << 1) | 1) & 63;
                     rep_states(&mut self.delta_rep, idx);
-                    d_next = self.d_reps[idx];
-                    remove(&mut self.d_reps, idx);
+                    d_next = take_rep(&mut self.d_reps, idx);
                 }
             } else {
                 self.mat = (self.mat << 1) & 31;
@@ -97,24 +97,18 @@ impl AState {
                     let idx = item.src as usize;
                     self.lz = ((self.lz << 1) | 1) & 63;
                     rep_states(&mut self.lz_rep, idx);
-                    lz_next = self.lz_reps[idx];
-                    remove(&mut self.lz_reps, idx);
+                    lz_next = take_rep(&mut self.lz_reps, idx);
                 }
             }
         } else {
             self.main = (self.main << 1) & 15;
         }
         if self.lz_prev != 0 {
-            self.lz_reps = [
-                self.lz_prev,
-                self.lz_reps[0],
-                self.lz_reps[1],
-                self.lz_reps[2],
-            ];
+            push_rep(&mut self.lz_reps, self.lz_prev);
         }
         self.lz_prev = lz_next;
         if self.d_prev != 0 {
-            self.d_reps = [self.d_prev, self.d_reps[0], self.d_reps[1], self.d_reps[2]];
+            push_rep(&mut self.d_reps, self.d_prev);
         }
         self.d_prev = d_next;
     }
@@ -128,13 +122,6 @@ fn rep_states(states: &mut [u8; 2], idx: usize) {
         } else if i == idx {
             *s = (*s << 1) & 63;
         }
-    }
-}
-
-#[inline(always)]
-fn remove(q: &mut [u32; 4], idx: usize) {
-    for i in idx..3 {
-        q[i] = q[i + 1];
     }
 }
 
@@ -284,8 +271,7 @@ impl Coder {
         if item.src & DELTA_TAG == 0 {
             out.encode(0, &mut self.mat, &mut p.is_delta);
             if self.lz_pending != 0 && !self.last_was_lz {
-                let q = self.lz_reps;
-                self.lz_reps = [self.lz_pending, q[0], q[1], q[2]];
+                push_rep(&mut self.lz_reps, self.lz_pending);
                 self.lz_pending = 0;
             }
             let offset;
@@ -302,12 +288,10 @@ impl Coder {
                 if idx < 2 {
                     out.encode(0, &mut self.lz_rep[idx], &mut p.lz_rep[idx]);
                 }
-                offset = self.lz_reps[idx.min(2)];
-                remove(&mut self.lz_reps, idx.min(2));
+                offset = take_rep(&mut self.lz_reps, idx.min(2));
             }
             if self.lz_pending != 0 {
-                let q = self.lz_reps;
-                self.lz_reps = [self.lz_pending, q[0], q[1], q[2]];
+                push_rep(&mut self.lz_reps, self.lz_pending);
             }
             self.lz_pending = offset;
             self.last_was_lz = true;
@@ -315,8 +299,7 @@ impl Coder {
         } else {
             out.encode(1, &mut self.mat, &mut p.is_delta);
             if self.d_pending != 0 && !self.last_was_delta {
-                let q = self.d_reps;
-                self.d_reps = [self.d_pending, q[0], q[1], q[2]];
+                push_rep(&mut self.d_reps, self.d_pending);
                 self.d_pending = 0;
             }
             let src = item.src & !DELTA_TAG;
@@ -337,12 +320,10 @@ impl Coder {
                 if idx < 2 {
                     out.encode(0, &mut self.delta_rep[idx], &mut p.delta_rep[idx]);
                 }
-                pair = self.d_reps[idx.min(2)];
-                remove(&mut self.d_reps, idx.min(2));
+                pair = take_rep(&mut self.d_reps, idx.min(2));
             }
             if self.d_pending != 0 {
-                let q = self.d_reps;
-                self.d_reps = [self.d_pending, q[0], q[1], q[2]];
+                push_rep(&mut self.d_reps, self.d_pending);
             }
             self.d_pending = pair;
             self.last_was_delta = true;
