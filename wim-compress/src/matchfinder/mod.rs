@@ -49,6 +49,7 @@ mod window;
 pub use bt::BinaryTrees;
 pub use hc::HashChains;
 pub(crate) use hc::SmallChains;
+pub(crate) use window::{Bytes, Window, PAD};
 
 /// One match: `len` bytes equal to those `offset` bytes back (offset ≥ 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

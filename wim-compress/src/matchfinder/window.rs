@@ -4,7 +4,7 @@
 //! index can be out of bounds whatever the caller passes.
 
 /// Bytes after the capacity so that 8-byte loads at any masked index fit.
-pub(super) const PAD: usize = 16;
+pub(crate) const PAD: usize = 16;
 
 /// A boxed array of `N` default values, built on the heap.
 pub(super) fn boxed<T: Copy + Default, const N: usize>() -> Box<[T; N]> {
@@ -15,7 +15,7 @@ pub(super) fn boxed<T: Copy + Default, const N: usize>() -> Box<[T; N]> {
 }
 
 /// A copy of the current chunk (`CAP` a power of two, `BUF = CAP + PAD`).
-pub(super) struct Window<const CAP: usize, const BUF: usize> {
+pub(crate) struct Window<const CAP: usize, const BUF: usize> {
     buf: Box<[u8; BUF]>,
     len: usize,
     loaded: bool,
@@ -30,7 +30,7 @@ impl<const CAP: usize, const BUF: usize> Window<CAP, BUF> {
         CAP - 1
     };
 
-    pub(super) fn new(max_chunk_size: usize) -> Self {
+    pub(crate) fn new(max_chunk_size: usize) -> Self {
         Self {
             buf: boxed(),
             len: 0,
@@ -40,14 +40,14 @@ impl<const CAP: usize, const BUF: usize> Window<CAP, BUF> {
     }
 
     /// Forgets the chunk: the next call copies in the new one.
-    pub(super) fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.loaded = false;
     }
 
     /// Copies `data` (at most `max_chunk_size` bytes of it) on the first call
     /// after a reset; returns the chunk length.
     #[inline(always)]
-    pub(super) fn load(&mut self, data: &[u8]) -> usize {
+    pub(crate) fn load(&mut self, data: &[u8]) -> usize {
         if !self.loaded {
             let n = data.len().min(self.limit);
             self.buf[..n].copy_from_slice(&data[..n]);
@@ -59,20 +59,20 @@ impl<const CAP: usize, const BUF: usize> Window<CAP, BUF> {
 
     /// The buffer as a plain array reference, to hold in a register.
     #[inline(always)]
-    pub(super) fn view(&self) -> Bytes<'_, CAP, BUF> {
+    pub(crate) fn view(&self) -> Bytes<'_, CAP, BUF> {
         Bytes(&self.buf)
     }
 }
 
 /// A view of a [`Window`]'s buffer; indices are masked to `CAP`.
 #[derive(Clone, Copy)]
-pub(super) struct Bytes<'a, const CAP: usize, const BUF: usize>(&'a [u8; BUF]);
+pub(crate) struct Bytes<'a, const CAP: usize, const BUF: usize>(&'a [u8; BUF]);
 
 impl<const CAP: usize, const BUF: usize> Bytes<'_, CAP, BUF> {
     const MASK: usize = Window::<CAP, BUF>::MASK;
 
     #[inline(always)]
-    pub(super) fn byte(self, i: usize) -> u8 {
+    pub(crate) fn byte(self, i: usize) -> u8 {
         self.0[i & Self::MASK]
     }
 
@@ -93,14 +93,14 @@ impl<const CAP: usize, const BUF: usize> Bytes<'_, CAP, BUF> {
 
     /// The eight bytes at `i`, little-endian (bytes past the chunk are stale).
     #[inline(always)]
-    pub(super) fn u64_le(self, i: usize) -> u64 {
+    pub(crate) fn u64_le(self, i: usize) -> u64 {
         self.u64_at(i)
     }
 
     /// Length of the common prefix of the chunk at `a` and at `b`, known to
     /// be at least `start`, capped at `max` (`b + max` within the chunk).
     #[inline(always)]
-    pub(super) fn extend(self, a: usize, b: usize, start: usize, max: usize) -> usize {
+    pub(crate) fn extend(self, a: usize, b: usize, start: usize, max: usize) -> usize {
         let mut len = start;
         while len < max {
             let d = self.u64_at(a + len) ^ self.u64_at(b + len);

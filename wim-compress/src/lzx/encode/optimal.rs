@@ -13,7 +13,7 @@ use super::bitout::BitWriter;
 use super::block::{offset_slot, Coder, Queue, Seq, MAX_MATCH_LEN, MIN_ALIGNED_SLOT};
 use super::extend;
 use super::split::{SplitStats, MIN_BLOCK_SIZE, SOFT_MAX_BLOCK_SIZE};
-use crate::matchfinder::{BinaryTrees, Match};
+use crate::matchfinder::{BinaryTrees, Bytes, Match, Window, PAD};
 
 /// Nodes whose queues are kept (a power of two above `MAX_MATCH_LEN`).
 const RING: usize = 512;
@@ -84,7 +84,7 @@ pub(super) struct Optimal {
     /// A copy of the chunk when it has at most [`SMALL_CAP`] bytes, padded
     /// so that the path search's reads need neither bounds checks nor a
     /// path for the chunk's end (`None` for larger chunks).
-    small: Option<Box<[u8; SMALL_BUF]>>,
+    small: Option<Window<SMALL_CAP, SMALL_BUF>>,
     /// The chosen path, (len, offset) per item, last item first.
     path: Vec<(u32, u32)>,
     // Cost model.
@@ -117,12 +117,7 @@ impl Optimal {
                 aligned_offer: [0; 16],
                 queues: [0; RING],
             }),
-            small: (max_chunk_size <= SMALL_CAP).then(|| {
-                match vec![0u8; SMALL_BUF].into_boxed_slice().try_into() {
-                    Ok(b) => b,
-                    Err(_) => unreachable!("a boxed slice of SMALL_BUF bytes converts"),
-                }
-            }),
+            small: (max_chunk_size <= SMALL_CAP).then(|| Window::new(max_chunk_size)),
             path: Vec::with_capacity(max_block + 1),
             main_cost: vec![0; MAX_MAIN_SYMS],
             len_cost: [0; NUM_LEN_SYMS],
@@ -163,9 +158,8 @@ impl Optimal {
         let n = data.len();
         self.bt.reset();
         if let Some(small) = &mut self.small {
-            if let Some(dst) = small.get_mut(..n) {
-                dst.copy_from_slice(data);
-            }
+            small.reset();
+            small.load(data);
         }
         let max_block = self.nodes.len() - WIN;
         let mut pos = 0usize;
@@ -274,7 +268,7 @@ impl Optimal {
             match &self.small {
                 Some(small) if data.len() <= SMALL_CAP => {
                     let bytes = Padded {
-                        buf: small,
+                        bytes: small.view(),
                         len: data.len(),
                     };
                     min_cost_path(nodes, tables, cache, bytes, start, len, queue, p.max_offset)
@@ -641,8 +635,7 @@ impl<B: ChunkBytes> RepSearch<B> {
 
 /// Chunks up to this size are read from a padded copy by the path search.
 const SMALL_CAP: usize = 1 << 16;
-const SMALL_MASK: usize = SMALL_CAP - 1;
-const SMALL_BUF: usize = SMALL_CAP + 16;
+const SMALL_BUF: usize = SMALL_CAP + PAD;
 
 /// The chunk's bytes as the path search reads them.
 trait ChunkBytes: Copy {
@@ -681,21 +674,12 @@ impl ChunkBytes for &[u8] {
     }
 }
 
-/// A chunk of at most [`SMALL_CAP`] bytes in a padded buffer: indices are
-/// masked, so reads need no bounds checks.
+/// A chunk of at most [`SMALL_CAP`] bytes in a padded [`Window`]: indices
+/// are masked, so reads need no bounds checks.
 #[derive(Clone, Copy)]
 struct Padded<'a> {
-    buf: &'a [u8; SMALL_BUF],
+    bytes: Bytes<'a, SMALL_CAP, SMALL_BUF>,
     len: usize,
-}
-
-impl Padded<'_> {
-    #[inline(always)]
-    fn u64_at(self, i: usize) -> u64 {
-        let i = i & SMALL_MASK;
-        let b = &self.buf[i..i + 8];
-        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-    }
 }
 
 impl ChunkBytes for Padded<'_> {
@@ -706,25 +690,17 @@ impl ChunkBytes for Padded<'_> {
 
     #[inline(always)]
     fn byte(self, i: usize) -> u8 {
-        self.buf[i & SMALL_MASK]
+        self.bytes.byte(i)
     }
 
     #[inline(always)]
     fn load8(self, i: usize) -> u64 {
-        self.u64_at(i)
+        self.bytes.u64_le(i)
     }
 
     #[inline(never)]
     fn extend_from_8(self, a: usize, b: usize, max: usize) -> usize {
-        let mut len = 8usize;
-        while len < max {
-            let d = self.u64_at(a + len) ^ self.u64_at(b + len);
-            if d != 0 {
-                return (len + (d.trailing_zeros() / 8) as usize).min(max);
-            }
-            len += 8;
-        }
-        max
+        self.bytes.extend(a, b, 8, max)
     }
 }
 
