@@ -585,20 +585,19 @@ impl<'c> StreamWriter<'c> {
             data = &data[k..];
             if self.cur.len() == cs {
                 let chunk = std::mem::take(&mut self.cur);
-                self.submit(out, chunk)?;
+                self.submit(chunk);
             }
         }
         Ok(())
     }
 
-    /// Hands a chunk to the workers once fewer than a window of them are running.
-    fn submit(&mut self, out: &mut Out, chunk: Vec<u8>) -> Result<()> {
-        self.wait_for_worker(out)?;
+    /// Hands a chunk to the workers (one is free: it waited before being filled).
+    fn submit(&mut self, chunk: Vec<u8>) {
+        debug_assert!(self.running < self.codec.window_chunks());
         self.codec
             .spawn_in_place(self.submitted, chunk, self.done_tx.clone());
         self.submitted += 1;
         self.running += 1;
-        Ok(())
     }
 
     fn wait_for_worker(&mut self, out: &mut Out) -> Result<()> {
@@ -653,7 +652,7 @@ impl<'c> StreamWriter<'c> {
         }
         if !self.cur.is_empty() {
             let chunk = std::mem::take(&mut self.cur);
-            self.submit(out, chunk)?;
+            self.submit(chunk);
         }
         while self.running > 0 {
             self.wait_one(out)?;
