@@ -803,11 +803,11 @@ impl WimWriter {
         Ok(())
     }
 
-    /// Copies the blob `blob` of `src` into this WIM unless it is there already: the
-    /// stored bytes as they are when their format suits this WIM (not solid, and stored
-    /// raw or with this WIM's compression and chunk size), else decompressed and
-    /// compressed again.
-    pub fn copy_blob(&mut self, src: &Wim<'_>, blob: &Blob) -> Result<()> {
+    /// Copies the blob `blob` of `src` into this WIM, whose new blobs are not solid,
+    /// unless it is there already: the stored bytes as they are when their format
+    /// suits this WIM (not solid, and stored raw or with this WIM's compression and
+    /// chunk size), else decompressed and compressed again.
+    fn copy_blob(&mut self, src: &Wim<'_>, blob: &Blob) -> Result<()> {
         if self.has_blob(&blob.hash) || blob.size == 0 {
             return Ok(());
         }
@@ -817,7 +817,7 @@ impl WimWriter {
                 || (part_header.compression == self.header.compression
                     && part_header.chunk_size == self.header.chunk_size
                     && part_header.magic == crate::header::Magic::Standard);
-            if same && self.solid_codec.is_none() && !r.is_spanned() {
+            if same && !r.is_spanned() {
                 let file = src.part_file(blob.part_number)?;
                 let bytes = r.stored_bytes(file, "blob resource")?;
                 let offset = self.out.pos();
@@ -833,7 +833,7 @@ impl WimWriter {
             }
         }
         let mut reader = src.reader();
-        if blob.size <= SMALL_BLOB || self.solid_codec.is_some() {
+        if blob.size <= SMALL_BLOB {
             let data = reader.read_blob(blob)?;
             let mut p = |_: u64, _: u64| {};
             self.add_blobs(&[BlobData::Bytes(data)], &mut p)?;
