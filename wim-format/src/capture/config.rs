@@ -179,14 +179,18 @@ impl Pattern {
         (!comps.is_empty()).then_some(Self { anchored, comps })
     }
 
+    /// The pattern's components match the leading ones of `path` (as many as
+    /// both have).
+    fn leading_match(&self, path: &[Vec<char>]) -> bool {
+        self.comps
+            .iter()
+            .zip(path)
+            .all(|(a, b)| wildcard_chars(a, b))
+    }
+
     fn matches_comps(&self, path: &[Vec<char>]) -> bool {
         if self.anchored {
-            self.comps.len() == path.len()
-                && self
-                    .comps
-                    .iter()
-                    .zip(path)
-                    .all(|(a, b)| wildcard_chars(a, b))
+            self.comps.len() == path.len() && self.leading_match(path)
         } else {
             path.last()
                 .is_some_and(|name| wildcard_chars(&self.comps[0], name))
@@ -195,18 +199,16 @@ impl Pattern {
 
     /// Matches the path or one of the directories above it.
     fn matches_at_or_above(&self, path: &[Vec<char>]) -> bool {
-        (1..=path.len()).any(|n| self.matches_comps(&path[..n]))
+        if self.anchored {
+            path.len() >= self.comps.len() && self.leading_match(path)
+        } else {
+            path.iter().any(|name| wildcard_chars(&self.comps[0], name))
+        }
     }
 
     /// The path is a directory on the way to what this anchored pattern matches.
     fn may_match_below(&self, path: &[Vec<char>]) -> bool {
-        self.anchored
-            && path.len() < self.comps.len()
-            && self
-                .comps
-                .iter()
-                .zip(path)
-                .all(|(a, b)| wildcard_chars(a, b))
+        self.anchored && path.len() < self.comps.len() && self.leading_match(path)
     }
 }
 
