@@ -118,7 +118,11 @@ pub fn capture_image(
             })
             .collect();
         let order = solid_order(&names);
-        t.sources = order.into_iter().map(|i| t.sources[i].clone()).collect();
+        let mut slots: Vec<Option<_>> = std::mem::take(&mut t.sources)
+            .into_iter()
+            .map(Some)
+            .collect();
+        t.sources = order.into_iter().filter_map(|i| slots[i].take()).collect();
     }
     let datas: Vec<BlobData> = t.sources.iter().map(|(_, _, d)| d.clone()).collect();
     let hashes = writer.add_blobs(&datas, &mut |done, total| {
