@@ -85,8 +85,6 @@ pub(super) struct Optimal {
     /// so that the path search's reads need neither bounds checks nor a
     /// path for the chunk's end (`None` for larger chunks).
     small: Option<Window<SMALL_CAP, SMALL_BUF>>,
-    /// The chosen path, (len, offset) per item, last item first.
-    path: Vec<(u32, u32)>,
     // Cost model.
     main_cost: Vec<u32>,
     len_cost: [u32; NUM_LEN_SYMS],
@@ -118,7 +116,6 @@ impl Optimal {
                 queues: [0; RING],
             }),
             small: (max_chunk_size <= SMALL_CAP).then(|| Window::new(max_chunk_size)),
-            path: Vec::with_capacity(max_block + 1),
             main_cost: vec![0; MAX_MAIN_SYMS],
             len_cost: [0; NUM_LEN_SYMS],
             aligned_cost: [0; NUM_ALIGNED_SYMS],
@@ -132,7 +129,7 @@ impl Optimal {
         let max_block = max_chunk_size.min(SOFT_MAX_BLOCK_SIZE);
         BinaryTrees::memory_usage(max_chunk_size)
             + (max_block * (CACHE_PER_POS + 1) + NUM_LENS + 8) * std::mem::size_of::<Match>()
-            + (max_block + 1) * (8 + 8)
+            + (max_block + WIN) * 8
             + MAX_MATCH_LEN * 8
             + MAX_MAIN_SYMS * 4
             + std::mem::size_of::<Tables>()
@@ -397,36 +394,48 @@ impl Optimal {
     }
 
     /// Walks the best path back from the block end into `seqs`.
+    ///
+    /// Seqs are gathered last first and reversed at the end; a literal only
+    /// counts. The walk waits on each node it loads unless the CPU can guess
+    /// the next: a literal's step is a branch, which it predicts.
     fn record(&mut self, len: usize, seqs: &mut Vec<Seq>) {
-        self.path.clear();
+        seqs.clear();
         let mut j = len;
+        // Literals after the last match seen (those before it in the block).
+        let mut lits = 0u32;
         while j > 0 {
             let item = self.nodes[j] as u32;
             let l = ((item & LEN_MASK) as usize).clamp(1, j);
-            self.path.push((l as u32, item >> LEN_BITS));
-            j -= l;
-        }
-        seqs.clear();
-        let mut lits = 0u32;
-        for &(l, off) in self.path.iter().rev() {
             if l == 1 {
                 lits += 1;
-            } else {
-                seqs.push(Seq {
-                    lit_run: lits,
-                    len: l,
-                    offset: off,
-                });
-                lits = 0;
+                j -= 1;
+                continue;
             }
-        }
-        if lits > 0 {
+            close_lit_run(seqs, lits);
             seqs.push(Seq {
-                lit_run: lits,
-                len: 0,
-                offset: 0,
+                lit_run: 0,
+                len: l as u32,
+                offset: item >> LEN_BITS,
             });
+            lits = 0;
+            j -= l;
         }
+        close_lit_run(seqs, lits);
+        seqs.reverse();
+    }
+}
+
+/// Gives `lits` literals to the seq gathered last in a backward walk (they
+/// precede that match), or ends the block with them when it has none yet.
+fn close_lit_run(seqs: &mut Vec<Seq>, lits: u32) {
+    match seqs.last_mut() {
+        Some(s) => s.lit_run = lits,
+        None if lits > 0 => seqs.push(Seq {
+            lit_run: lits,
+            len: 0,
+            offset: 0,
+        }),
+        None => {}
     }
 }
 
