@@ -23,7 +23,7 @@ use super::constants::num_offset_slots;
 use crate::error::{check_level, EncodeError};
 use coder::Output;
 use mf::{DeltaFinder, DeltaMatch, LzFinder, Match};
-use parse::{Coder, Item, Node, Params, Parse, NUM_NODES, NUM_OPTIM};
+use parse::{Coder, Item, Nodes, Params, Parse, NUM_OPTIM};
 
 /// Room for the matches found at one position: at most one per length.
 const MAX_MATCHES: usize = coder::MAX_FAST_LENGTH + 8;
@@ -42,7 +42,7 @@ pub struct LzmsEncoder {
     mf: LzFinder,
     df: DeltaFinder,
     coder: Box<Coder>,
-    nodes: Vec<Node>,
+    nodes: Nodes,
     items: Vec<Item>,
     matches: Vec<Match>,
     dmatches: Vec<DeltaMatch>,
@@ -95,7 +95,7 @@ impl LzmsEncoder {
             mf: LzFinder::new(max_chunk_size, level, depth, params.nice),
             df: DeltaFinder::new(),
             coder: Box::new(Coder::new()),
-            nodes: vec![Node::EMPTY; NUM_NODES],
+            nodes: Nodes::new(),
             items: Vec::with_capacity(3 * NUM_OPTIM + 8),
             matches: vec![Match::default(); MAX_MATCHES],
             dmatches: vec![DeltaMatch::default(); mf::POWERS as usize],
@@ -119,7 +119,7 @@ impl LzmsEncoder {
         n + LzFinder::memory_usage(n, level)
             + DeltaFinder::memory_usage()
             + 4 * 65536 * 2
-            + NUM_NODES * size_of::<Node>()
+            + Nodes::memory_usage()
             + (3 * NUM_OPTIM + 8) * size_of::<Item>()
             + MAX_MATCHES * size_of::<Match>()
             + size_of::<Coder>()

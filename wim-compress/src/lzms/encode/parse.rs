@@ -125,25 +125,44 @@ fn rep_states(states: &mut [u8; 2], idx: usize) {
     }
 }
 
+/// How the cheapest known path reaches a position.
 #[derive(Clone, Copy)]
-pub(super) struct Node {
-    cost: u32,
-    /// The last item of the cheapest path here, and up to two items before
-    /// it (latest first) when it was found by a lookahead.
+struct Link {
+    /// The last item of the path, and up to two items before it (latest
+    /// first) when it was found by a lookahead.
     item: Item,
     extra: [Item; 2],
     num_extra: u8,
-    st: AState,
 }
 
-impl Node {
-    pub(super) const EMPTY: Node = Node {
-        cost: u32::MAX,
-        item: Item { len: 1, src: 0 },
-        extra: [Item { len: 1, src: 0 }; 2],
-        num_extra: 0,
-        st: AState::INITIAL,
-    };
+/// The parser's per-position records, one array per field: relaxing a run
+/// of match lengths compares many costs but rarely improves one, so the
+/// costs are kept dense.
+pub(super) struct Nodes {
+    costs: Vec<u32>,
+    links: Vec<Link>,
+    /// The adaptive state after the cheapest path, once it is final.
+    states: Vec<AState>,
+}
+
+impl Nodes {
+    pub(super) fn new() -> Self {
+        let link = Link {
+            item: Item { len: 1, src: 0 },
+            extra: [Item { len: 1, src: 0 }; 2],
+            num_extra: 0,
+        };
+        Nodes {
+            costs: vec![u32::MAX; NUM_NODES],
+            links: vec![link; NUM_NODES],
+            states: vec![AState::INITIAL; NUM_NODES],
+        }
+    }
+
+    pub(super) fn memory_usage() -> usize {
+        use std::mem::size_of;
+        NUM_NODES * (size_of::<u32>() + size_of::<Link>() + size_of::<AState>())
+    }
 }
 
 /// The real encoder: probabilities, Huffman codes and repeat queues exactly
@@ -400,7 +419,7 @@ pub(super) struct Params {
 
 /// Everything the parser works on, borrowed separately.
 pub(super) struct Parse<'a, 'o> {
-    pub(super) nodes: &'a mut [Node],
+    pub(super) nodes: &'a mut Nodes,
     pub(super) items: &'a mut Vec<Item>,
     pub(super) matches: &'a mut [Match],
     pub(super) dmatches: &'a mut [DeltaMatch],
@@ -418,7 +437,7 @@ impl Parse<'_, '_> {
         self.items.clear();
         let mut i = end;
         while i > 0 {
-            let node = &self.nodes[i];
+            let node = &self.nodes.links[i];
             let mut total = node.item.len as usize;
             self.items.push(node.item);
             for k in 0..node.num_extra as usize {
@@ -438,18 +457,18 @@ impl Parse<'_, '_> {
     fn take_long(&mut self, cur: usize, item: Item) {
         self.encode_path(cur);
         self.coder.encode_item(self.out, item);
-        let mut st = self.nodes[cur].st;
+        let mut st = self.nodes.states[cur];
         st.apply(item);
-        self.nodes[0].st = st;
+        self.nodes.states[0] = st;
     }
 
     #[inline(always)]
     fn relax(&mut self, at: usize, cost: u32, item: Item) {
-        let node = &mut self.nodes[at];
-        if cost < node.cost {
-            node.cost = cost;
-            node.item = item;
-            node.num_extra = 0;
+        if cost < self.nodes.costs[at] {
+            self.nodes.costs[at] = cost;
+            let link = &mut self.nodes.links[at];
+            link.item = item;
+            link.num_extra = 0;
         }
     }
 
@@ -457,30 +476,36 @@ impl Parse<'_, '_> {
     /// from `src` costing `base` plus the length cost.
     #[inline(always)]
     fn relax_lens(&mut self, cur: usize, lo: usize, hi: usize, base: u32, src: u32) {
-        let (Some(nodes), Some(costs)) = (
-            self.nodes.get_mut(cur + lo..=cur + hi),
-            self.coder.len_cost.get(lo..=hi),
+        let count = (hi + 1).saturating_sub(lo);
+        let (Some(costs), Some(links), Some(len_costs)) = (
+            self.nodes.costs.get_mut(cur + lo..cur + lo + count),
+            self.nodes.links.get_mut(cur + lo..cur + lo + count),
+            self.coder.len_cost.get(lo..lo + count),
         ) else {
             return;
         };
-        for (len, (node, &lc)) in (lo as u32..).zip(nodes.iter_mut().zip(costs)) {
-            let c = base + lc;
-            if c < node.cost {
-                node.cost = c;
-                node.item = Item { len, src };
-                node.num_extra = 0;
+        for i in 0..count {
+            let c = base + len_costs[i];
+            if c < costs[i] {
+                costs[i] = c;
+                links[i].item = Item {
+                    len: (lo + i) as u32,
+                    src,
+                };
+                links[i].num_extra = 0;
             }
         }
     }
 
     #[inline(always)]
     fn relax3(&mut self, at: usize, cost: u32, item: Item, extra: [Item; 2], num_extra: u8) {
-        let node = &mut self.nodes[at];
-        if cost < node.cost {
-            node.cost = cost;
-            node.item = item;
-            node.extra = extra;
-            node.num_extra = num_extra;
+        if cost < self.nodes.costs[at] {
+            self.nodes.costs[at] = cost;
+            self.nodes.links[at] = Link {
+                item,
+                extra,
+                num_extra,
+            };
         }
     }
 
@@ -491,17 +516,19 @@ impl Parse<'_, '_> {
         let use_delta = self.params.use_delta;
         let lz_nice = self.mf.nice().min(nice);
         let mut pos = 0usize;
-        self.nodes[0].st = AState::INITIAL;
+        self.nodes.states[0] = AState::INITIAL;
         'stretch: loop {
             if self.out.overflow || pos >= n {
                 return;
             }
-            self.nodes[0].cost = 0;
+            self.nodes.costs[0] = 0;
             let mut cur = 0usize;
             let mut end = 0usize;
+            // The state at `cur`, carried over from the previous step rather
+            // than read back from `states` right after it was stored there.
+            let mut st = self.nodes.states[0];
             loop {
-                let st = self.nodes[cur].st;
-                let cost0 = self.nodes[cur].cost;
+                let cost0 = self.nodes.costs[cur];
                 let rem = n - pos;
 
                 // Longest LZ match seen here (repeat or explicit).
@@ -535,7 +562,7 @@ impl Parse<'_, '_> {
                         }
                         while end < cur + len {
                             end += 1;
-                            self.nodes[end].cost = u32::MAX;
+                            self.nodes.costs[end] = u32::MAX;
                         }
                         let base = cost0 + self.coder.lz_rep_cost(&st, idx);
                         self.relax_lens(cur, 2, len, base, idx as u32);
@@ -564,7 +591,7 @@ impl Parse<'_, '_> {
                                 let total = len + 1 + len2;
                                 while end < cur + total {
                                     end += 1;
-                                    self.nodes[end].cost = u32::MAX;
+                                    self.nodes.costs[end] = u32::MAX;
                                 }
                                 self.relax3(
                                     cur + total,
@@ -619,7 +646,7 @@ impl Parse<'_, '_> {
                         }
                         while end < cur + len {
                             end += 1;
-                            self.nodes[end].cost = u32::MAX;
+                            self.nodes.costs[end] = u32::MAX;
                         }
                         let base = cost0 + self.coder.delta_rep_cost(&st, idx);
                         self.relax_lens(cur, 2, len, base, DELTA_TAG | idx as u32);
@@ -650,7 +677,7 @@ impl Parse<'_, '_> {
                     }
                     while end < cur + longest.len as usize {
                         end += 1;
-                        self.nodes[end].cost = u32::MAX;
+                        self.nodes.costs[end] = u32::MAX;
                     }
                     let co = &*self.coder;
                     let base = cost0
@@ -690,7 +717,7 @@ impl Parse<'_, '_> {
                                 let total = mlen + 1 + len2;
                                 while end < cur + total {
                                     end += 1;
-                                    self.nodes[end].cost = u32::MAX;
+                                    self.nodes.costs[end] = u32::MAX;
                                 }
                                 self.relax3(
                                     cur + total,
@@ -744,7 +771,7 @@ impl Parse<'_, '_> {
                         }
                         while end < cur + len {
                             end += 1;
-                            self.nodes[end].cost = u32::MAX;
+                            self.nodes.costs[end] = u32::MAX;
                         }
                         let co = &*self.coder;
                         let base = cost0
@@ -759,11 +786,11 @@ impl Parse<'_, '_> {
                 // Literal.
                 if end < cur + 1 {
                     end = cur + 1;
-                    self.nodes[end].cost = u32::MAX;
+                    self.nodes.costs[end] = u32::MAX;
                 }
                 let lit = data[pos];
                 let lit_cost = cost0 + self.coder.literal_cost(st.main, lit);
-                if lit_cost < self.nodes[cur + 1].cost {
+                if lit_cost < self.nodes.costs[cur + 1] {
                     self.relax(
                         cur + 1,
                         lit_cost,
@@ -794,7 +821,7 @@ impl Parse<'_, '_> {
                         let total = 1 + len2;
                         while end < cur + total {
                             end += 1;
-                            self.nodes[end].cost = u32::MAX;
+                            self.nodes.costs[end] = u32::MAX;
                         }
                         self.relax3(
                             cur + total,
@@ -819,32 +846,33 @@ impl Parse<'_, '_> {
                 cur += 1;
 
                 // The cheapest path here is now final: derive its state.
-                let node = &self.nodes[cur];
-                let (item, num_extra) = (node.item, node.num_extra as usize);
+                let link = &self.nodes.links[cur];
+                let (item, num_extra) = (link.item, link.num_extra as usize);
                 let s = if num_extra == 0 {
-                    let mut s = self.nodes[cur - item.len as usize].st;
+                    let mut s = self.nodes.states[cur - item.len as usize];
                     s.apply(item);
                     s
                 } else {
-                    let extra = node.extra;
+                    let extra = link.extra;
                     let mut from = cur - item.len as usize;
                     for e in &extra[..num_extra] {
                         from -= e.len as usize;
                     }
-                    let mut s = self.nodes[from].st;
+                    let mut s = self.nodes.states[from];
                     for e in extra[..num_extra].iter().rev() {
                         s.apply(*e);
                     }
                     s.apply(item);
                     s
                 };
-                self.nodes[cur].st = s;
+                self.nodes.states[cur] = s;
 
                 if cur == end || cur >= NUM_OPTIM {
                     self.encode_path(cur);
-                    self.nodes[0].st = s;
+                    self.nodes.states[0] = s;
                     continue 'stretch;
                 }
+                st = s;
             }
         }
     }
