@@ -115,7 +115,8 @@ impl Compressor {
 
     /// Compresses one chunk into `output`, returning the compressed length, or
     /// `None` when it would not fit (pass `input.len() - 1` bytes of output and
-    /// store the chunk raw on `None`).
+    /// store the chunk raw on `None`); LZX also says `None` early for a chunk
+    /// that looks incompressible when given less room than the chunk.
     pub fn compress(&mut self, input: &[u8], output: &mut [u8]) -> Option<usize> {
         match self {
             Self::Xpress(c) => c.compress(input, output),

@@ -59,6 +59,16 @@ impl<'a> BitWriter<'a> {
         }
     }
 
+    /// Bytes of room the output has in all.
+    pub(super) fn room(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Gives the chunk up as not fitting, without writing it.
+    pub(super) fn give_up(&mut self) {
+        self.overflow = true;
+    }
+
     /// True once a unit did not fit in the output.
     pub(super) fn overflowed(&self) -> bool {
         self.overflow

@@ -127,6 +127,10 @@ impl LzxEncoder {
     /// Compresses `input` (at most the chunk size) into `output`, returning
     /// the compressed length, or `None` when the result would not fit in
     /// `output` (callers pass `input.len() - 1` bytes and store the chunk raw).
+    /// Given less room than `input`, the near-optimal levels also say `None`
+    /// for a chunk that looks incompressible (its literals alone near its
+    /// size), without parsing it in full: storing it raw costs about 2% of
+    /// the chunk at most.
     pub fn compress(&mut self, input: &[u8], output: &mut [u8]) -> Option<usize> {
         if input.len() > self.max_chunk_size {
             return None;

@@ -145,6 +145,35 @@ fn zeros_and_random() {
 }
 
 #[test]
+fn incompressible_chunk_is_given_up_only_when_room_is_short() {
+    // Random bytes whose last 400 repeat the first 400: the full parse
+    // would save about 1%, not worth twice the time.
+    let mut r = random(32768, 7);
+    r.copy_within(..400, 32768 - 400);
+    let mut enc = LzxEncoder::new(32768, 50).unwrap();
+    let mut short = vec![0u8; r.len() - 1];
+    assert_eq!(enc.compress(&r, &mut short), None);
+    // With room for it, the chunk is still written, and decodes.
+    let mut roomy = vec![0u8; r.len() + 4096];
+    let n = enc
+        .compress(&r, &mut roomy)
+        .expect("fits in the room given");
+    assert!(n < r.len() - 1, "{n} bytes: the parse would have fitted");
+    let mut back = vec![0u8; r.len()];
+    LzxDecoder::new(32768)
+        .unwrap()
+        .decompress(&roomy[..n], &mut back)
+        .unwrap();
+    assert!(back == r);
+    // Random bytes with a repeat are not given up: half of them are one
+    // match.
+    let mut halves = random(16384, 8);
+    halves.extend_from_within(..);
+    let n = check(32768, 50, &halves).expect("a repeated half compresses");
+    assert!(n < 17_000, "{n} bytes");
+}
+
+#[test]
 fn kinds_of_data_at_every_level() {
     for level in LEVELS {
         for (name, data) in [
