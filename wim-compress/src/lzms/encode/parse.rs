@@ -86,7 +86,7 @@ impl AState {
                     let idx = src as usize;
                     self.delta = ((self.delta << 1) | 1) & 63;
                     rep_states(&mut self.delta_rep, idx);
-                    d_next = take_rep(&mut self.d_reps, idx);
+                    d_next = take_rep_at(&mut self.d_reps, idx);
                 }
             } else {
                 self.mat = (self.mat << 1) & 31;
@@ -97,7 +97,7 @@ impl AState {
                     let idx = item.src as usize;
                     self.lz = ((self.lz << 1) | 1) & 63;
                     rep_states(&mut self.lz_rep, idx);
-                    lz_next = take_rep(&mut self.lz_reps, idx);
+                    lz_next = take_rep_at(&mut self.lz_reps, idx);
                 }
             }
         } else {
@@ -112,6 +112,27 @@ impl AState {
         }
         self.d_prev = d_next;
     }
+}
+
+/// `take_rep` for the parser's states, with every element picked by
+/// selects rather than by an index: the state then stays out of memory until
+/// it is stored whole (a whole-state copy read right after piecewise stores
+/// to its memory stalls).
+#[inline(always)]
+fn take_rep_at(reps: &mut [u32; 4], idx: usize) -> u32 {
+    let [r0, r1, r2, r3] = *reps;
+    let v = match idx {
+        0 => r0,
+        1 => r1,
+        _ => r2,
+    };
+    *reps = [
+        if idx == 0 { r1 } else { r0 },
+        if idx <= 1 { r2 } else { r1 },
+        r3,
+        r3,
+    ];
+    v
 }
 
 #[inline(always)]
