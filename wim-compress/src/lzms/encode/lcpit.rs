@@ -121,18 +121,16 @@ impl LcpFinder {
     }
 
     /// Finds matches at `pos` and claims it. Matches go to `out` by
-    /// increasing length (each longer and farther than the previous);
+    /// decreasing length (each shorter and nearer than the previous);
     /// returns how many. Lengths stop at `nice`. Positions must be visited
     /// in order, each once (here or through `skip`).
     #[inline]
     pub(super) fn get_matches(&mut self, data: &[u8], pos: usize, out: &mut [Match]) -> usize {
-        let count = if self.deep {
+        if self.deep {
             self.advance::<true, true>(data, pos, out)
         } else {
             self.advance::<true, false>(data, pos, out)
-        };
-        out[..count].reverse();
-        count
+        }
     }
 
     /// Claims `count` positions from `pos` without reporting matches.
@@ -910,7 +908,7 @@ mod tests {
                         }
                         let c = f.get_matches(&s, q, &mut out);
                         let got: Vec<(u32, u32)> =
-                            out[..c].iter().map(|m| (m.len, m.offset)).collect();
+                            out[..c].iter().rev().map(|m| (m.len, m.offset)).collect();
                         let want: Vec<(u32, u32)> = naive_matches(&s, q, nice)
                             .iter()
                             .map(|m| (m.len, m.offset))

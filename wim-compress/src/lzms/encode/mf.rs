@@ -109,11 +109,17 @@ impl LzFinder {
         }
     }
 
-    /// Matches at `pos` by increasing length (see `BtFinder::get_matches`).
+    /// Matches at `pos` by decreasing length, each shorter and nearer than
+    /// the previous; returns how many. (The suffix-array walk finds them in
+    /// that order; reversing them there right after storing them stalled.)
     #[inline(always)]
     pub(super) fn get_matches(&mut self, data: &[u8], pos: usize, out: &mut [Match]) -> usize {
         match self {
-            LzFinder::Bt(f) => f.get_matches(data, pos, out),
+            LzFinder::Bt(f) => {
+                let count = f.get_matches(data, pos, out);
+                out[..count].reverse();
+                count
+            }
             LzFinder::Sa(f) => f.get_matches(data, pos, out),
         }
     }

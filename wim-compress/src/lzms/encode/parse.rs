@@ -677,10 +677,10 @@ impl Parse<'_, '_> {
                 // Explicit-offset LZ matches.
                 let num = self.mf.get_matches(data, pos, self.matches);
                 if num > 0 {
-                    longest_lz = longest_lz.max(self.matches[num - 1].len as usize);
+                    longest_lz = longest_lz.max(self.matches[0].len as usize);
                 }
                 if num > 0 {
-                    let longest = self.matches[num - 1];
+                    let longest = self.matches[0];
                     if longest.len as usize >= lz_nice {
                         let off = longest.offset as usize;
                         let len = extend(data, pos, pos - off, longest.len as usize, rem);
@@ -706,7 +706,7 @@ impl Parse<'_, '_> {
                         + bit_cost(&co.probs.is_delta, st.mat, 0)
                         + bit_cost(&co.probs.lz_is_rep, st.lz, 0);
                     let mut l = 2usize;
-                    for i in 0..num {
+                    for i in (0..num).rev() {
                         let m = self.matches[i];
                         let mlen = m.len as usize;
                         let pc = base + self.coder.lz_offset_cost(m.offset);
