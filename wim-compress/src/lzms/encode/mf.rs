@@ -547,10 +547,32 @@ impl DeltaFinder {
                 continue;
             }
             // prev >= span, so every byte read below is inside the chunk.
-            if Self::diffs(data, prev, span) != Self::diffs(data, pos, span) {
-                continue;
-            }
-            let len = extend_delta(data, pos, prev, span, 3);
+            // Eight differences are compared at once where they fit: most
+            // candidates fail or end within them.
+            let len = match (
+                load_u64(data, pos),
+                load_u64(data, pos - span),
+                load_u64(data, prev),
+                load_u64(data, prev - span),
+            ) {
+                (Some(a), Some(b), Some(c), Some(d)) => {
+                    let diff = sub_bytes64(a, b) ^ sub_bytes64(c, d);
+                    if diff & 0xFF_FFFF != 0 {
+                        continue;
+                    }
+                    if diff != 0 {
+                        (diff.trailing_zeros() / 8) as usize
+                    } else {
+                        extend_delta(data, pos, prev, span, 8)
+                    }
+                }
+                _ => {
+                    if Self::diffs(data, prev, span) != Self::diffs(data, pos, span) {
+                        continue;
+                    }
+                    extend_delta(data, pos, prev, span, 3)
+                }
+            };
             if let Some(slot) = out.get_mut(count) {
                 *slot = DeltaMatch {
                     power,
