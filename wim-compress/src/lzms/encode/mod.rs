@@ -61,7 +61,7 @@ fn search_depth(level: u32) -> u32 {
 }
 
 /// Chunks up to this size (the usual LZMS chunk) skip the delta search from
-/// a shorter LZ match on.
+/// a shorter LZ match on, and do not record the positions skipped.
 const SHORT_DELTA_SKIP_MAX: usize = 1 << 17;
 
 fn params(level: u32, max_chunk_size: usize) -> Params {
@@ -72,16 +72,18 @@ fn params(level: u32, max_chunk_size: usize) -> Params {
         // Searching delta matches where an LZ match of this length starts
         // costs far more time than it gains: at the default level, skipping
         // them from 8 on saves about a sixth of the time for under 0.05% of
-        // the size, and in 128 KiB chunks from 6 on about 5% more for another
-        // 0.03% (from 5 on, 0.15%). Larger chunks gain more from delta
-        // matches and the search is a smaller share of their time: from 6
-        // on saved 2% for 0.09% in 1 MiB chunks, nothing for 0.09% in 64 MiB
-        // ones (mixed files, measured). The highest levels search more.
+        // the size. In 128 KiB chunks, skipping from 6 on and leaving those
+        // positions out of the delta finder saves another 8% for 0.04% (from
+        // 5 on, 0.22%). Larger chunks gain more from delta matches and the
+        // search is a smaller share of their time: the same saved nothing
+        // for 0.02% in 64 MiB chunks (mixed files, measured). The highest
+        // levels search more.
         delta_skip_len: if level <= 50 && max_chunk_size <= SHORT_DELTA_SKIP_MAX {
             6
         } else {
             (level as usize * 8 / 50).clamp(8, 32)
         },
+        record_delta_skipped: max_chunk_size > SHORT_DELTA_SKIP_MAX,
         try_match_lit_rep0: level >= 45,
         try_lit_rep0: level >= 60,
         try_rep_lit_rep0: level >= 60,

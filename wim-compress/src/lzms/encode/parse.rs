@@ -433,6 +433,8 @@ pub(super) struct Params {
     pub(super) use_delta: bool,
     /// LZ match length from which the delta search is skipped.
     pub(super) delta_skip_len: usize,
+    /// Whether the positions skipped so are still put in the delta finder.
+    pub(super) record_delta_skipped: bool,
     pub(super) try_match_lit_rep0: bool,
     pub(super) try_lit_rep0: bool,
     pub(super) try_rep_lit_rep0: bool,
@@ -766,9 +768,14 @@ impl Parse<'_, '_> {
 
                 // Explicit-offset delta matches.
                 // Where a long LZ match starts, a delta match rarely wins:
-                // only record the position there.
+                // no search there. The position need not even be recorded:
+                // its bytes repeat earlier ones, whose keys are in the table
+                // already, and a later delta match reaches that copy instead,
+                // a little farther back.
                 if use_delta && longest_lz >= self.params.delta_skip_len {
-                    self.df.skip(data, pos, 1);
+                    if self.params.record_delta_skipped {
+                        self.df.skip(data, pos, 1);
+                    }
                 } else if use_delta {
                     let num = self.df.find(data, pos, self.dmatches);
                     for i in 0..num {
