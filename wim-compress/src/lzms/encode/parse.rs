@@ -48,12 +48,25 @@ pub(super) struct AState {
     lz_prev: u32,
     d_reps: [u32; 4],
     d_prev: u32,
-    main: u8,
-    mat: u8,
-    lz: u8,
-    lz_rep: [u8; 2],
-    delta: u8,
-    delta_rep: [u8; 2],
+    /// The decision histories, one byte each at the `*_AT` bit offsets,
+    /// packed so that they are always written whole: the next step reads
+    /// them right back, and a read over several separate byte stores stalls.
+    hist: u64,
+}
+
+const MAIN_AT: u32 = 0;
+const MATCH_AT: u32 = 8;
+const LZ_AT: u32 = 16;
+const LZ_REP_AT: u32 = 24;
+const DELTA_AT: u32 = 40;
+const DELTA_REP_AT: u32 = 48;
+
+/// `hist` with the history at bit `at` shifted left by one, taking `bit`,
+/// and cut to `mask`.
+#[inline(always)]
+fn push_bit(hist: u64, at: u32, bit: u64, mask: u64) -> u64 {
+    let v = (((hist >> at) << 1) | bit) & mask;
+    (hist & !(0xFF << at)) | (v << at)
 }
 
 impl AState {
@@ -62,47 +75,81 @@ impl AState {
         lz_prev: 0,
         d_reps: [1, 2, 3, 4],
         d_prev: 0,
-        main: 0,
-        mat: 0,
-        lz: 0,
-        lz_rep: [0; 2],
-        delta: 0,
-        delta_rep: [0; 2],
+        hist: 0,
     };
+
+    #[inline(always)]
+    fn history(&self, at: u32) -> u8 {
+        (self.hist >> at) as u8
+    }
+
+    #[inline(always)]
+    fn main(&self) -> u8 {
+        self.history(MAIN_AT)
+    }
+
+    #[inline(always)]
+    fn mat(&self) -> u8 {
+        self.history(MATCH_AT)
+    }
+
+    #[inline(always)]
+    fn lz(&self) -> u8 {
+        self.history(LZ_AT)
+    }
+
+    /// The history of LZ repeat decision `i` (< 2).
+    #[inline(always)]
+    fn lz_rep(&self, i: usize) -> u8 {
+        self.history(LZ_REP_AT + 8 * (i as u32 & 1))
+    }
+
+    #[inline(always)]
+    fn delta(&self) -> u8 {
+        self.history(DELTA_AT)
+    }
+
+    /// The history of delta repeat decision `i` (< 2).
+    #[inline(always)]
+    fn delta_rep(&self, i: usize) -> u8 {
+        self.history(DELTA_REP_AT + 8 * (i as u32 & 1))
+    }
 
     #[inline(always)]
     fn apply(&mut self, item: Item) {
         let mut lz_next = 0;
         let mut d_next = 0;
+        let mut h = self.hist;
         if item.len > 1 {
-            self.main = ((self.main << 1) | 1) & 15;
+            h = push_bit(h, MAIN_AT, 1, 15);
             if item.src & DELTA_TAG != 0 {
                 let src = item.src & !DELTA_TAG;
-                self.mat = ((self.mat << 1) | 1) & 31;
+                h = push_bit(h, MATCH_AT, 1, 31);
                 if src >= NUM_REPS {
-                    self.delta = (self.delta << 1) & 63;
+                    h = push_bit(h, DELTA_AT, 0, 63);
                     d_next = src - (NUM_REPS - 1);
                 } else {
                     let idx = src as usize;
-                    self.delta = ((self.delta << 1) | 1) & 63;
-                    rep_states(&mut self.delta_rep, idx);
+                    h = push_bit(h, DELTA_AT, 1, 63);
+                    h = rep_histories(h, DELTA_REP_AT, idx);
                     d_next = take_rep_at(&mut self.d_reps, idx);
                 }
             } else {
-                self.mat = (self.mat << 1) & 31;
+                h = push_bit(h, MATCH_AT, 0, 31);
                 if item.src >= NUM_REPS {
-                    self.lz = (self.lz << 1) & 63;
+                    h = push_bit(h, LZ_AT, 0, 63);
                     lz_next = item.src - (NUM_REPS - 1);
                 } else {
                     let idx = item.src as usize;
-                    self.lz = ((self.lz << 1) | 1) & 63;
-                    rep_states(&mut self.lz_rep, idx);
+                    h = push_bit(h, LZ_AT, 1, 63);
+                    h = rep_histories(h, LZ_REP_AT, idx);
                     lz_next = take_rep_at(&mut self.lz_reps, idx);
                 }
             }
         } else {
-            self.main = (self.main << 1) & 15;
+            h = push_bit(h, MAIN_AT, 0, 15);
         }
+        self.hist = h;
         if self.lz_prev != 0 {
             push_rep(&mut self.lz_reps, self.lz_prev);
         }
@@ -135,14 +182,15 @@ fn take_rep_at(reps: &mut [u32; 4], idx: usize) -> u32 {
     v
 }
 
+/// `hist` after using repeat entry `idx`, for the two repeat-decision
+/// histories at `at` and `at + 8`: a 1 for each entry passed over, a 0 for
+/// the one taken (no decision for the third).
 #[inline(always)]
-fn rep_states(states: &mut [u8; 2], idx: usize) {
-    for (i, s) in states.iter_mut().enumerate() {
-        if i < idx {
-            *s = ((*s << 1) | 1) & 63;
-        } else if i == idx {
-            *s = (*s << 1) & 63;
-        }
+fn rep_histories(hist: u64, at: u32, idx: usize) -> u64 {
+    match idx {
+        0 => push_bit(hist, at, 0, 63),
+        1 => push_bit(push_bit(hist, at, 1, 63), at + 8, 0, 63),
+        _ => push_bit(push_bit(hist, at, 1, 63), at + 8, 1, 63),
     }
 }
 
@@ -398,14 +446,14 @@ impl Coder {
     #[inline(always)]
     fn lz_rep_cost(&self, st: &AState, idx: usize) -> u32 {
         let p = &*self.probs;
-        let mut cost = bit_cost(&p.main, st.main, 1)
-            + bit_cost(&p.is_delta, st.mat, 0)
-            + bit_cost(&p.lz_is_rep, st.lz, 1);
+        let mut cost = bit_cost(&p.main, st.main(), 1)
+            + bit_cost(&p.is_delta, st.mat(), 0)
+            + bit_cost(&p.lz_is_rep, st.lz(), 1);
         for i in 0..idx.min(2) {
-            cost += bit_cost(&p.lz_rep[i], st.lz_rep[i], 1);
+            cost += bit_cost(&p.lz_rep[i], st.lz_rep(i), 1);
         }
         if idx < 2 {
-            cost += bit_cost(&p.lz_rep[idx], st.lz_rep[idx], 0);
+            cost += bit_cost(&p.lz_rep[idx], st.lz_rep(idx), 0);
         }
         cost
     }
@@ -413,14 +461,14 @@ impl Coder {
     #[inline(always)]
     fn delta_rep_cost(&self, st: &AState, idx: usize) -> u32 {
         let p = &*self.probs;
-        let mut cost = bit_cost(&p.main, st.main, 1)
-            + bit_cost(&p.is_delta, st.mat, 1)
-            + bit_cost(&p.delta_is_rep, st.delta, 1);
+        let mut cost = bit_cost(&p.main, st.main(), 1)
+            + bit_cost(&p.is_delta, st.mat(), 1)
+            + bit_cost(&p.delta_is_rep, st.delta(), 1);
         for i in 0..idx.min(2) {
-            cost += bit_cost(&p.delta_rep[i], st.delta_rep[i], 1);
+            cost += bit_cost(&p.delta_rep[i], st.delta_rep(i), 1);
         }
         if idx < 2 {
-            cost += bit_cost(&p.delta_rep[idx], st.delta_rep[idx], 0);
+            cost += bit_cost(&p.delta_rep[idx], st.delta_rep(idx), 0);
         }
         cost
     }
@@ -597,10 +645,10 @@ impl Parse<'_, '_> {
                                 let len2 = extend(data, a, b, 2, nice.min(n - a));
                                 let co = &*self.coder;
                                 let p = &*co.probs;
-                                let main1 = ((st.main << 1) | 1) & 15;
-                                let mat1 = (st.mat << 1) & 31;
-                                let lz1 = ((st.lz << 1) | 1) & 63;
-                                let rep0 = ((st.lz_rep[0] << 1) | u8::from(idx > 0)) & 63;
+                                let main1 = ((st.main() << 1) | 1) & 15;
+                                let mat1 = (st.mat() << 1) & 31;
+                                let lz1 = ((st.lz() << 1) | 1) & 63;
+                                let rep0 = ((st.lz_rep(0) << 1) | u8::from(idx > 0)) & 63;
                                 let lit = data[pos + len];
                                 let main2 = (main1 << 1) & 15;
                                 let c = base
@@ -704,9 +752,9 @@ impl Parse<'_, '_> {
                     }
                     let co = &*self.coder;
                     let base = cost0
-                        + bit_cost(&co.probs.main, st.main, 1)
-                        + bit_cost(&co.probs.is_delta, st.mat, 0)
-                        + bit_cost(&co.probs.lz_is_rep, st.lz, 0);
+                        + bit_cost(&co.probs.main, st.main(), 1)
+                        + bit_cost(&co.probs.is_delta, st.mat(), 0)
+                        + bit_cost(&co.probs.lz_is_rep, st.lz(), 0);
                     let mut l = 2usize;
                     for i in (0..num).rev() {
                         let m = self.matches[i];
@@ -724,9 +772,9 @@ impl Parse<'_, '_> {
                                 let len2 = extend(data, a, b, 2, nice.min(n - a));
                                 let co = &*self.coder;
                                 let p = &*co.probs;
-                                let main1 = ((st.main << 1) | 1) & 15;
-                                let mat1 = (st.mat << 1) & 31;
-                                let lz1 = (st.lz << 1) & 63;
+                                let main1 = ((st.main() << 1) | 1) & 15;
+                                let mat1 = (st.mat() << 1) & 31;
+                                let lz1 = (st.lz() << 1) & 63;
                                 let lit = data[pos + mlen];
                                 let main2 = (main1 << 1) & 15;
                                 let c = pc
@@ -735,7 +783,7 @@ impl Parse<'_, '_> {
                                     + bit_cost(&p.main, main2, 1)
                                     + bit_cost(&p.is_delta, mat1, 0)
                                     + bit_cost(&p.lz_is_rep, lz1, 1)
-                                    + bit_cost(&p.lz_rep[0], st.lz_rep[0], 0)
+                                    + bit_cost(&p.lz_rep[0], st.lz_rep(0), 0)
                                     + co.len_cost[len2];
                                 let total = mlen + 1 + len2;
                                 while end < cur + total {
@@ -803,9 +851,9 @@ impl Parse<'_, '_> {
                         }
                         let co = &*self.coder;
                         let base = cost0
-                            + bit_cost(&co.probs.main, st.main, 1)
-                            + bit_cost(&co.probs.is_delta, st.mat, 1)
-                            + bit_cost(&co.probs.delta_is_rep, st.delta, 0)
+                            + bit_cost(&co.probs.main, st.main(), 1)
+                            + bit_cost(&co.probs.is_delta, st.mat(), 1)
+                            + bit_cost(&co.probs.delta_is_rep, st.delta(), 0)
                             + co.delta_source_cost(dm.power, dm.raw);
                         self.relax_lens(cur, 3, len, base, src);
                     }
@@ -817,7 +865,7 @@ impl Parse<'_, '_> {
                     self.nodes.costs[end] = u32::MAX;
                 }
                 let lit = data[pos];
-                let lit_cost = cost0 + self.coder.literal_cost(st.main, lit);
+                let lit_cost = cost0 + self.coder.literal_cost(st.main(), lit);
                 if lit_cost < self.nodes.costs[cur + 1] {
                     self.relax(
                         cur + 1,
@@ -839,12 +887,12 @@ impl Parse<'_, '_> {
                         let len2 = extend(data, a, a - off, 2, nice.min(n - a));
                         let co = &*self.coder;
                         let p = &*co.probs;
-                        let main1 = (st.main << 1) & 15;
+                        let main1 = (st.main() << 1) & 15;
                         let c = lit_cost
                             + bit_cost(&p.main, main1, 1)
-                            + bit_cost(&p.is_delta, st.mat, 0)
-                            + bit_cost(&p.lz_is_rep, st.lz, 1)
-                            + bit_cost(&p.lz_rep[0], st.lz_rep[0], 0)
+                            + bit_cost(&p.is_delta, st.mat(), 0)
+                            + bit_cost(&p.lz_is_rep, st.lz(), 1)
+                            + bit_cost(&p.lz_rep[0], st.lz_rep(0), 0)
                             + co.len_cost[len2];
                         let total = 1 + len2;
                         while end < cur + total {
