@@ -274,8 +274,12 @@ impl Optimal {
             self.compute_match_costs(p.num_main_syms);
             let cache = self.cache.get(..self.cache_len).unwrap_or(&[]);
             let (nodes, tables) = (&mut self.nodes, &mut *self.tables);
-            // The first of several passes only sets the next pass's costs.
+            // The first of several passes only sets the next pass's costs,
+            // from the first seven eighths of the block: the last eighth
+            // adds little to its statistics (16 MiB of /usr files at level
+            // 50: about 3% less time for 0.02% more bytes).
             let draft = pass == 0 && passes > 1;
+            let span = if draft { len - len / 8 } else { len };
             match &self.small {
                 Some(small) if data.len() <= SMALL_CAP => {
                     let bytes = Padded {
@@ -289,7 +293,7 @@ impl Optimal {
                         cache,
                         bytes,
                         start,
-                        len,
+                        span,
                         queue,
                         p.max_offset,
                     )
@@ -301,16 +305,16 @@ impl Optimal {
                     cache,
                     data,
                     start,
-                    len,
+                    span,
                     queue,
                     p.max_offset,
                 ),
             }
-            self.record(len, seqs);
+            self.record(span, seqs);
             if pass + 1 == passes {
                 break;
             }
-            coder.tally(&data[start..start + len], seqs, queue);
+            coder.tally(&data[start..start + span], seqs, queue);
             coder.build_lens();
             self.set_costs_from_lens(coder, p.num_main_syms);
         }
