@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every check wimkit has, on a fresh machine: installs what the tests need
-# (Debian packages wimtools, libwim15, 7zip, fuse3; the windows-gnu target;
+# (Debian packages wimtools, libwim15, 7zip, fuse3, attr; the windows-gnu target;
 # cargo-fuzz), then formatting, clippy, all tests, the Windows type-check and a
 # bounded run of every fuzz target. FUZZ_SECONDS sets the time per target.
 set -euo pipefail
@@ -11,7 +11,7 @@ step() { printf '\n=== %s\n' "$*"; }
 
 step "install test dependencies"
 missing=()
-for pkg in wimtools libwim15 7zip fuse3; do
+for pkg in wimtools libwim15 7zip fuse3 attr; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
