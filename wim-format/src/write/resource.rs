@@ -20,8 +20,8 @@ use crate::resource::{ResourceFlags, ResourceHeader};
 use crate::solid::{SolidHeader, SOLID_HEADER_SIZE, SOLID_RESOURCE_MAGIC};
 
 /// Bytes of uncompressed chunks kept in flight at least (more with many threads or big
-/// chunks: at least two chunks per thread).
-const WINDOW_BYTES: usize = 16 << 20;
+/// chunks: at least two chunks per thread). 4 MiB keeps two cores as busy as 16 MiB did.
+const WINDOW_BYTES: usize = 4 << 20;
 /// Chunks up to this size are compressed into a buffer kept with the compressor.
 const SMALL_CHUNK_BUFFER: usize = 4 << 20;
 

@@ -63,8 +63,11 @@ pub const DEFAULT_SOLID_CHUNK_SIZE: u32 = 64 << 20;
 pub const INTEGRITY_CHUNK_SIZE: u32 = 10 << 20;
 /// Blobs up to this size are read whole and compressed in batches with others.
 const SMALL_BLOB: u64 = 4 << 20;
-/// Bytes of small blobs batched at most.
-const BATCH_BYTES: u64 = 32 << 20;
+/// Bytes of small blobs batched at most. Two batches are held at once (one
+/// read while the other compresses); at 32 MiB a capture held about 130 MB
+/// where at 4 MiB it holds about 50 MB, in the same time (325 MB of /usr
+/// files, 2 cores, /Compress fast, max and lzms).
+const BATCH_BYTES: u64 = 4 << 20;
 
 /// How to write a WIM.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1349,7 +1352,7 @@ mod tests {
         let path = dir.join("x.wim");
         let mut opts = WriteOptions::new(Compression::Xpress);
         opts.threads = Some(2);
-        // Over two 16 MiB windows, and not a whole number of chunks.
+        // Over several windows, and not a whole number of chunks.
         let big: Vec<u8> = bytes(37 << 20, 7).iter().map(|b| b & 0x0f).collect();
         let file = dir.join("big");
         std::fs::write(&file, &big).unwrap();
