@@ -18,13 +18,19 @@
 //! position records where its claimed path currently ends, and the owner
 //! stored in an interval is corrected lazily through those records.
 //!
-//! Memory: two `u32` arrays of one entry per byte of the largest chunk (the
-//! suffix array, later reused for the intervals, and a per-position array
-//! that is SA-IS scratch, then the walk state) and
-//! two bits per byte of SA-IS type flags, held only while sorting chunks over
-//! 1 MiB: 8.25 bytes per byte at the peak of the sort, 8 during the walk. Intervals and
-//! positions are packed with the interval's prefix length into 32 bits, so
-//! chunks are limited to `MAX_SIZE` bytes.
+//! Memory: two `u32` arrays of one entry per byte of the chunk (the suffix
+//! array, later reused for the intervals, and a per-position array that is
+//! the walk state) and two bits per byte of SA-IS type flags. Chunks up to
+//! `KEPT_MAX` keep all of it from one chunk to the next. Larger chunks (solid
+//! resources, several compressed at once) hold only what each phase needs:
+//! the suffix array, the type flags and the buckets of the reduced strings
+//! while sorting (about 4.75 bytes per byte on real data), both arrays for
+//! the short moment the intervals are built (8; one chunk at a time in the
+//! process, see `BUILDING`), then the per-position array and the intervals,
+//! which are about a third as many as the positions (about 5.5), and
+//! nothing once the chunk is done (`release`). Intervals and positions are
+//! packed with the interval's prefix length into 32 bits, so chunks are
+//! limited to `MAX_SIZE` bytes.
 
 use super::mf::{extend, Match};
 
@@ -45,12 +51,15 @@ pub(super) struct LcpFinder {
     /// unvisited interval holds its parent's reference, a visited one the
     /// latest position that claimed it (top bits zero).
     iv: Vec<u32>,
-    /// SA-IS buckets, then per position: before its visit the
-    /// reference of its deepest interval, after it the reference of the
-    /// first interval above its claimed path (`ROOT` if none).
+    /// SA-IS buckets (chunks up to `KEPT_MAX`), then per position: before
+    /// its visit the reference of its deepest interval, after it the
+    /// reference of the first interval above its claimed path (`ROOT` if
+    /// none).
     pd: Vec<u32>,
     /// SA-IS type bits for all recursion levels.
     bits: Vec<u64>,
+    /// Largest chunk given to `new`.
+    max: usize,
     /// Length limit of reported matches (at most `MAX_LCP`).
     pub(super) nice: usize,
     /// Results of the early loads (see `advance`), by position modulo
@@ -60,9 +69,17 @@ pub(super) struct LcpFinder {
     deep: bool,
 }
 
-/// Chunks up to this size keep their suffix-sorting type bits allocated;
-/// larger ones allocate them per chunk.
-const KEPT_BITS_MAX: usize = 1 << 20;
+/// Chunks up to this size keep their arrays and suffix-sorting type bits
+/// from one chunk to the next; larger ones allocate them per chunk and give
+/// them back as soon as each is no longer needed. Reallocating costs page
+/// faults, a fraction of a percent of the time of a chunk this large.
+const KEPT_MAX: usize = 1 << 20;
+
+/// Held while a chunk over `KEPT_MAX` builds its intervals, the one phase in
+/// which it needs both of its arrays whole: with one such phase at a time,
+/// compressors running side by side never all peak at once. The phase is a
+/// few percent of a chunk's time, so they seldom wait for it.
+static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// How many positions ahead `advance` prefetches the first interval.
 const PREFETCH_DISTANCE: usize = 8;
@@ -80,10 +97,12 @@ const WARM_RING: usize = 32;
 impl LcpFinder {
     pub(super) fn new(max_size: usize, nice: usize) -> Self {
         let n = max_size.min(MAX_SIZE);
+        let kept = if n <= KEPT_MAX { n } else { 0 };
         LcpFinder {
-            iv: vec![0; n],
-            pd: vec![0; n.max(512)],
-            bits: vec![0; bit_words(n.min(KEPT_BITS_MAX))],
+            iv: vec![0; kept],
+            pd: vec![0; kept.max(512)],
+            bits: vec![0; bit_words(n.min(KEPT_MAX))],
+            max: n,
             nice: nice.clamp(2, MAX_LCP),
             warm: [ROOT; WARM_RING],
             deep: false,
@@ -98,26 +117,51 @@ impl LcpFinder {
     /// Builds the structures for `data` (at most the size given to `new`).
     pub(super) fn reset(&mut self, data: &[u8]) {
         let n = data.len();
-        if n == 0 || n > self.iv.len() {
+        if n == 0 || n > self.max {
             return;
         }
         self.warm = [ROOT; WARM_RING];
         self.deep = n >= DEEP_MIN;
+        if self.iv.len() < n {
+            // Zeroed by the system: no page is touched before the sort writes it.
+            self.iv = vec![0; n];
+        }
         let sa = &mut self.iv[..n];
-        if n <= KEPT_BITS_MAX {
+        if n <= KEPT_MAX {
+            if self.pd.len() < n {
+                self.pd = vec![0; n];
+            }
             sais(data, sa, 256, &mut self.pd, &mut self.bits);
-        } else {
-            // Allocated for the sort and given back before the walk, when both
-            // other arrays are wholly in use: the peak stays at 8 bytes per byte.
-            let mut bits = vec![0; bit_words(n)];
-            sais(data, sa, 256, &mut self.pd, &mut bits);
-        }
-        if n <= PHI_MAX {
             build_lcp_phi(data, sa, &mut self.pd[..n], self.nice as u32);
-        } else {
-            build_lcp(data, sa, self.nice as u32);
+            build_intervals(sa, &mut self.pd[..n]);
+            return;
         }
-        build_intervals(sa, &mut self.pd[..n]);
+        // The buckets of the reduced strings are a fraction of a byte per
+        // byte; they and the type bits are gone before the intervals.
+        let mut bits = vec![0; bit_words(n)];
+        let mut bkt = Vec::new();
+        sais(data, sa, 256, &mut bkt, &mut bits);
+        drop((bits, bkt));
+        build_lcp(data, sa, self.nice as u32);
+        let _one = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
+        if self.pd.len() < n {
+            self.pd = Vec::new();
+            self.pd = vec![0; n];
+        }
+        let intervals = build_intervals(sa, &mut self.pd[..n]);
+        // The suffix array is consumed; its tail past the intervals goes back
+        // to the system (a shrinking reallocation of a mapping this large
+        // unmaps the tail in place).
+        self.iv.truncate(intervals.max(1));
+        self.iv.shrink_to_fit();
+    }
+
+    /// Gives back the arrays of a chunk over `KEPT_MAX` once it is done.
+    pub(super) fn release(&mut self) {
+        if self.max > KEPT_MAX {
+            self.iv = Vec::new();
+            self.pd = Vec::new();
+        }
     }
 
     /// Finds matches at `pos` and claims it. Matches go to `out` by
@@ -157,9 +201,6 @@ impl LcpFinder {
         let Some(&first) = pd.get(q) else {
             return 0;
         };
-        if q >= iv.len() {
-            return 0;
-        }
         if DEEP {
             // Fetch what later positions will read, so that the cache
             // misses overlap with the work until then: run ahead along the
@@ -437,9 +478,12 @@ fn prefetch_symbol<T: Sym>(s: &[T], sa: &[u32], i: usize) {
 }
 
 /// Suffix array of `s` (symbols below `k`) into `sa[..s.len()]`, by
-/// induced sorting. `bkt` needs `2 * k` entries (`k <= s.len() / 2` in the
-/// recursion), `bits` `bit_words(s.len())` words.
-fn sais<T: Sym>(s: &[T], sa: &mut [u32], k: usize, bkt: &mut [u32], bits: &mut [u64]) {
+/// induced sorting. `bkt` is grown to the `2 * k` entries it needs (`k <=
+/// s.len() / 2` in the recursion), `bits` needs `bit_words(s.len())` words.
+fn sais<T: Sym>(s: &[T], sa: &mut [u32], k: usize, bkt: &mut Vec<u32>, bits: &mut [u64]) {
+    if bkt.len() < 2 * k {
+        bkt.resize(2 * k, 0);
+    }
     // Prefetches of what the scans with random reads need, where the string
     // does not fit in the caches (below that they are pure overhead).
     if std::mem::size_of_val(s) > INDUCE_WARM_MIN {
@@ -453,7 +497,7 @@ fn sais_with<T: Sym, const FAR: bool>(
     s: &[T],
     sa: &mut [u32],
     k: usize,
-    bkt: &mut [u32],
+    bkt: &mut Vec<u32>,
     bits: &mut [u64],
 ) {
     let n = s.len();
@@ -561,6 +605,9 @@ fn sais_with<T: Sym, const FAR: bool>(
         let (head, tail) = sa.split_at_mut(n - n1);
         let s1 = &tail[..];
         if (names as usize) < n1 {
+            if bkt.len() < names as usize {
+                bkt.resize(names as usize, 0);
+            }
             if !sort_mostly_unique(s1, &mut head[..n1], names as usize, bkt) {
                 sais(s1, &mut head[..n1], names as usize, bkt, rest_bits);
             }
@@ -671,9 +718,6 @@ fn sort_mostly_unique(s: &[u32], sa: &mut [u32], k: usize, bkt: &mut [u32]) -> b
     true
 }
 
-/// Largest chunk for which `build_lcp_phi` is used.
-const PHI_MAX: usize = 1 << 20;
-
 /// Does what `build_lcp` does, for chunks that fit in the caches: in text
 /// order each LCP is at least the previous one less one (also with the
 /// cap), so nearly every entry costs one or two byte compares instead of up
@@ -743,8 +787,8 @@ const LCP_PREFETCH: usize = 16;
 
 /// Turns the suffix array with LCPs into the interval tree, in place: the
 /// intervals overwrite suffix array entries already read. Writes each
-/// position's deepest interval to `leaf`.
-fn build_intervals(sa: &mut [u32], leaf: &mut [u32]) {
+/// position's deepest interval to `leaf`. Returns how many intervals there are.
+fn build_intervals(sa: &mut [u32], leaf: &mut [u32]) -> usize {
     let n = sa.len();
     let deep = n >= DEEP_MIN;
     // Open intervals, by increasing LCP: (lcp, reference).
@@ -796,6 +840,7 @@ fn build_intervals(sa: &mut [u32], leaf: &mut [u32]) {
         leaf[prev_pos] = deepest;
         prev_pos = cur_pos as usize;
     }
+    next_id as usize
 }
 
 #[cfg(test)]
@@ -891,6 +936,31 @@ mod tests {
         out
     }
 
+    /// A large chunk's finder holds the suffix array only until its
+    /// intervals are built, and nothing after `release`.
+    #[test]
+    fn large_chunks_give_their_arrays_back() {
+        let n = 3 * KEPT_MAX;
+        let mut s = rng_bytes(n / 2, 5, 4);
+        s.extend(rng_bytes(n - s.len(), 6, 256));
+        let mut f = LcpFinder::new(n, 63);
+        assert!(f.iv.is_empty());
+        f.reset(&s);
+        assert_eq!(f.pd.len(), n);
+        assert!(f.iv.len() < n / 2, "{} intervals kept", f.iv.len());
+        assert!(f.iv.capacity() < n / 2);
+        let mut out = vec![Match::default(); 64];
+        let found: usize = (0..n).map(|q| f.get_matches(&s, q, &mut out)).sum();
+        assert!(found > n / 4);
+        f.release();
+        assert_eq!(f.iv.capacity() + f.pd.capacity(), 0);
+        // Small finders keep theirs.
+        let mut f = LcpFinder::new(1000, 63);
+        f.reset(&s[..1000]);
+        f.release();
+        assert!(f.iv.len() == 1000 && f.pd.len() >= 1000);
+    }
+
     #[test]
     fn finder_matches_naive() {
         for seed in 1..60u64 {
@@ -950,6 +1020,8 @@ mod bench {
             for _ in 0..2 {
                 for c in data.chunks(chunk) {
                     let n = c.len();
+                    f.iv.resize(n.max(f.iv.len()), 0);
+                    f.pd.resize(n.max(f.pd.len()), 0);
                     let t = cpu();
                     let mut bits = vec![0; bit_words(n)];
                     sais(c, &mut f.iv[..n], 256, &mut f.pd, &mut bits);

@@ -100,6 +100,13 @@ impl LzFinder {
         }
     }
 
+    /// Gives back what only the chunk just done needed.
+    pub(super) fn release(&mut self) {
+        if let LzFinder::Sa(f) = self {
+            f.release();
+        }
+    }
+
     /// Length from which an explicit match is taken without further search
     /// (matches are reported up to it).
     pub(super) fn nice(&self) -> usize {

@@ -212,6 +212,7 @@ impl LzmsEncoder {
             params,
         }
         .run();
+        self.mf.release();
         out.finish()
     }
 }

@@ -260,6 +260,34 @@ fn reuse_gives_identical_output() {
     assert_eq!(o1[..n1], o2[..n3]);
 }
 
+/// Chunks over a MiB allocate the finder's arrays per chunk, shrink them
+/// midway and give them back at the end; a compressor reused over large,
+/// small and large chunks must still write what fresh ones write.
+#[test]
+fn reuse_of_large_chunk_finders_gives_identical_output() {
+    let mut big = text(1 << 20, 31);
+    big.extend(x86_like(1 << 20, 32));
+    big.extend(structured(3 << 19, 33));
+    let small = structured(300_000, 34);
+    let fresh = |data: &[u8]| {
+        let mut o = vec![0u8; data.len()];
+        let n = LzmsEncoder::new(4 << 20, 50)
+            .unwrap()
+            .compress(data, &mut o)
+            .unwrap();
+        o.truncate(n);
+        o
+    };
+    let (want_big, want_small) = (fresh(&big), fresh(&small));
+    let mut enc = LzmsEncoder::new(4 << 20, 50).unwrap();
+    for (data, want) in [(&big, &want_big), (&small, &want_small), (&big, &want_big)] {
+        let mut o = vec![0u8; data.len()];
+        let n = enc.compress(data, &mut o).unwrap();
+        assert_eq!(&o[..n], &want[..], "{} bytes", data.len());
+        assert_eq!(check(data, 4 << 20, 50), Some(n));
+    }
+}
+
 #[test]
 fn rejects_bad_parameters() {
     assert!(LzmsEncoder::new(0, 50).is_err());
