@@ -280,6 +280,109 @@ fn capture_config_matches_wimlib() {
     }
 }
 
+/// `/WIMBoot` against wimlib's `--wimboot`: XPRESS in 4 KiB chunks, the
+/// image marked, and the exclusions of the tree's own WimBootCompress.ini
+/// (which replace DISM's defaults: pagefile.sys stays). Export and append
+/// mark the images they add, and only those.
+#[test]
+fn wimboot_matches_wimlib() {
+    let tmp = TempDir::new("wimboot");
+    let src = tmp.0.join("t");
+    std::fs::create_dir_all(src.join("Windows/System32")).unwrap();
+    std::fs::create_dir_all(src.join("data/sub")).unwrap();
+    std::fs::write(
+        src.join("Windows/System32/WimBootCompress.ini"),
+        "[ExclusionList]\n\\data\\excluded.txt\n*.skip\n\n[CompressionExclusionList]\n*.zip\n\n\
+         [PrepopulateList]\n\\Windows\\System32\\*.dll\n",
+    )
+    .unwrap();
+    for (i, file) in [
+        "data/excluded.txt",
+        "data/kept.txt",
+        "data/sub/a.skip",
+        "data/sub/b.zip",
+        "data/sub/big.bin",
+        "Windows/System32/k.dll",
+        "pagefile.sys",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let len = if file.ends_with(".bin") {
+            300_000
+        } else {
+            5000 + i
+        };
+        std::fs::write(src.join(file), data(len, i as u64)).unwrap();
+    }
+    let (ours, theirs) = (tmp.0.join("o.wim"), tmp.0.join("t.wim"));
+    dism_ok(&[
+        &"/Capture-Image",
+        &opt("ImageFile", &ours),
+        &opt("CaptureDir", &src),
+        &"/Name:wb",
+        &"/WIMBoot",
+    ]);
+    wimlib(&[&"capture", &src, &theirs, &"wb", &"--wimboot"]);
+    peers_accept(&ours);
+    // The file's compression and chunk size, and the image's mark.
+    let marks = |wim: &Path, image: u32| {
+        let header = wim_info(wim);
+        let info = wimlib(&[&"info", &wim, &image.to_string()]);
+        (
+            field(&header, "Compression").map(str::to_string),
+            field(&header, "Chunk Size").map(str::to_string),
+            field(&info, "WIMBoot compatible").map(str::to_string),
+        )
+    };
+    let wimboot = (
+        Some("XPRESS".to_string()),
+        Some("4096 bytes".to_string()),
+        Some("yes".to_string()),
+    );
+    assert_eq!(marks(&theirs, 1), wimboot);
+    assert_eq!(marks(&ours, 1), wimboot);
+    let listing = |wim: &Path| wimlib(&[&"dir", &wim, &"1"]);
+    let expected = listing(&theirs);
+    assert!(expected.contains("/pagefile.sys") && !expected.contains("excluded"));
+    assert_eq!(listing(&ours), expected);
+
+    // A plain capture, then an exported and an appended WIMBoot image.
+    let plain = tmp.0.join("plain.wim");
+    dism_ok(&[
+        &"/Capture-Image",
+        &opt("ImageFile", &plain),
+        &opt("CaptureDir", &src),
+        &"/Name:plain",
+    ]);
+    let unmarked = (
+        Some("XPRESS".to_string()),
+        Some("32768 bytes".to_string()),
+        Some("no".to_string()),
+    );
+    assert_eq!(marks(&plain, 1), unmarked);
+    let exported = tmp.0.join("e.wim");
+    dism_ok(&[
+        &"/Export-Image",
+        &opt("SourceImageFile", &plain),
+        &"/SourceIndex:1",
+        &opt("DestinationImageFile", &exported),
+        &"/WIMBoot",
+    ]);
+    peers_accept(&exported);
+    assert_eq!(marks(&exported, 1), wimboot);
+    dism_ok(&[
+        &"/Append-Image",
+        &opt("ImageFile", &plain),
+        &opt("CaptureDir", &src),
+        &"/Name:second",
+        &"/WIMBoot",
+    ]);
+    peers_accept(&plain);
+    assert_eq!(marks(&plain, 1), unmarked);
+    assert_eq!(marks(&plain, 2).2.as_deref(), Some("yes"));
+}
+
 fn second_tree(dir: &Path, src: &Path) -> PathBuf {
     let second = dir.join("second");
     std::fs::create_dir_all(second.join("more")).unwrap();

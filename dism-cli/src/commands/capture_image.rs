@@ -24,6 +24,7 @@ pub const CAPTURE_OPTIONS: &[OptionSpec] = &[
     value("Compress"),
     value("ChunkSize"),
     flag("Bootable"),
+    flag("WIMBoot"),
     flag("CheckIntegrity"),
     flag("Verify"),
     flag("NoUnixData"),
@@ -37,6 +38,7 @@ pub const APPEND_OPTIONS: &[OptionSpec] = &[
     value("Description"),
     value("ConfigFile"),
     flag("Bootable"),
+    flag("WIMBoot"),
     flag("CheckIntegrity"),
     flag("Verify"),
     flag("NoUnixData"),
@@ -47,7 +49,7 @@ pub const CAPTURE_HELP: &str =
     "Dism /Capture-Image /ImageFile:<path_to_image_file> /CaptureDir:<source_directory>
     /Name:<image_name> [/Description:<image_description>] [/ConfigFile:<wimscript.ini>]
     [/Compress:{none|fast|max|recovery|xpress|lzx|lzms}] [/ChunkSize:<bytes>]
-    [/Bootable] [/CheckIntegrity] [/Verify] [/NoUnixData] [/NoRpFix]
+    [/Bootable] [/WIMBoot] [/CheckIntegrity] [/Verify] [/NoUnixData] [/NoRpFix]
 
   Captures a directory tree into a new image file (replacing one that exists,
   once the new one is complete). Content is stored once per SHA-1; hard links,
@@ -60,6 +62,10 @@ pub const CAPTURE_HELP: &str =
   /ConfigFile     A WimScript.ini: [ExclusionList], [ExclusionException],
                   [CompressionExclusionList]. Without it DISM's default
                   exclusions apply.
+  /WIMBoot        Marks the image WIMBoot-compatible; without /Compress it is
+                  XPRESS in 4096-byte chunks, and without /ConfigFile the
+                  tree's Windows/System32/WimBootCompress.ini gives the
+                  exclusions when it has one.
   /CheckIntegrity Writes an integrity table.
   /Verify         Reads every blob back and checks its SHA-1.
   /NoRpFix        Stores absolute symbolic link targets as they are.
@@ -70,7 +76,7 @@ pub const CAPTURE_HELP: &str =
 pub const APPEND_HELP: &str =
     "Dism /Append-Image /ImageFile:<path_to_image_file> /CaptureDir:<source_directory>
     /Name:<image_name> [/Description:<image_description>] [/ConfigFile:<wimscript.ini>]
-    [/Bootable] [/CheckIntegrity] [/Verify] [/NoUnixData] [/NoRpFix]
+    [/Bootable] [/WIMBoot] [/CheckIntegrity] [/Verify] [/NoUnixData] [/NoRpFix]
 
   Captures a directory tree as a new image at the end of an existing image file.
   Content the file already holds is not stored again; the file keeps its

@@ -22,6 +22,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     value("Compress"),
     value("ChunkSize"),
     flag("Bootable"),
+    flag("WIMBoot"),
     flag("CheckIntegrity"),
     flag("Verify"),
 ];
@@ -31,7 +32,7 @@ pub const HELP: &str =
     {/SourceIndex:<image_index> | /SourceName:<image_name> | /SourceIndex:*}
     /DestinationImageFile:<path_to_image_file> [/DestinationName:<image_name>]
     [/Compress:{none|fast|max|recovery|xpress|lzx|lzms}] [/ChunkSize:<bytes>]
-    [/Bootable] [/CheckIntegrity] [/Verify]
+    [/Bootable] [/WIMBoot] [/CheckIntegrity] [/Verify]
 
   Copies an image (or every image, with /SourceIndex:*) to another image file.
   A new destination is written with /Compress (default: the source's); an
@@ -39,6 +40,8 @@ pub const HELP: &str =
   holds already is not stored again; resources whose compression matches are
   copied without recompressing. /SWMFile joins the parts of a split image.
   /Compress:recovery (solid LZMS) needs a destination ending in .esd.
+  /WIMBoot marks the exported images WIMBoot-compatible; a new destination
+  without /Compress is then XPRESS in 4096-byte chunks.
 
     Example:
       Dism /Export-Image /SourceImageFile:install.wim /SourceIndex:1
@@ -71,6 +74,7 @@ pub fn run(ctx: &mut Context, opts: &Options) -> Result<(), DismError> {
     };
     let mut write = match compression(opts)? {
         Some(w) => w,
+        None if opts.has("WIMBoot") => wim_format::write::WriteOptions::wimboot(),
         None => {
             // The source's compression (a solid source stays solid).
             let mut w = wim_format::write::WriteOptions::new(wim.header.compression);
@@ -114,6 +118,7 @@ pub fn run(ctx: &mut Context, opts: &Options) -> Result<(), DismError> {
         name: opts.get("DestinationName").map(str::to_string),
         description: opts.get("DestinationDescription").map(str::to_string),
         bootable: opts.has("Bootable"),
+        wimboot: opts.has("WIMBoot"),
     };
     if export.name.is_some() && indexes.len() > 1 {
         return Err(DismError::new(

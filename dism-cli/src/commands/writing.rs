@@ -59,13 +59,19 @@ pub fn write_options(
             format!("/ChunkSize needs /Compress. {}", crate::error::HELP_HINT),
         ));
     }
-    let mut w = compression(opts)?.unwrap_or_else(|| WriteOptions::new(default));
+    let mut w = compression(opts)?.unwrap_or_else(|| {
+        if opts.has("WIMBoot") {
+            WriteOptions::wimboot()
+        } else {
+            WriteOptions::new(default)
+        }
+    });
     w.integrity = opts.has("CheckIntegrity");
     w.threads = ctx.threads;
     Ok(w)
 }
 
-/// `/Name`, `/Description`, `/ConfigFile`, `/NoUnixData`, `/NoRpFix`.
+/// `/Name`, `/Description`, `/ConfigFile`, `/NoUnixData`, `/NoRpFix`, `/WIMBoot`.
 pub fn capture_options(opts: &Options) -> Result<CaptureOptions, DismError> {
     let config = match opts.get("ConfigFile") {
         Some(path) => Some(
@@ -81,6 +87,7 @@ pub fn capture_options(opts: &Options) -> Result<CaptureOptions, DismError> {
         rpfix: !opts.has("NoRpFix"),
         config,
         bootable: opts.has("Bootable"),
+        wimboot: opts.has("WIMBoot"),
     })
 }
 

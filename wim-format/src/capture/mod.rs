@@ -17,7 +17,9 @@ use crate::header::flags;
 use crate::metadata::{Image, NodeId, StreamKind};
 use crate::read::Wim;
 use crate::write::writer::{solid_order, BlobData, WimWriter, WriteOptions};
-use crate::write::xml::{image_counts, new_image_element, now_filetime, ImageCounts};
+use crate::write::xml::{
+    image_counts, new_image_element, now_filetime, set_child_text, ImageCounts,
+};
 
 /// How to capture a directory tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,28 @@ pub struct CaptureOptions {
     pub config: Option<CaptureConfig>,
     /// Make the new image the bootable one (the header's boot index).
     pub bootable: bool,
+    /// Mark the image WIMBoot-compatible (`WIMBOOT` 1 in its XML) and, when
+    /// `config` is `None`, take the exclusions from the tree's own
+    /// [`WIMBOOT_CONFIG`] if it has a readable one (as wimlib does).
+    pub wimboot: bool,
+}
+
+/// Where a Windows tree keeps the configuration its WIMBoot images are
+/// captured with, relative to the tree's root.
+pub const WIMBOOT_CONFIG: &str = "Windows/System32/WimBootCompress.ini";
+
+/// The exclusions a capture of `dir` applies: the given configuration, else
+/// (for WIMBoot) the tree's own [`WIMBOOT_CONFIG`], else DISM's defaults.
+pub fn effective_config(dir: &Path, opts: &CaptureOptions) -> CaptureConfig {
+    if let Some(c) = &opts.config {
+        return c.clone();
+    }
+    if opts.wimboot {
+        if let Ok(c) = CaptureConfig::read(&dir.join(WIMBOOT_CONFIG)) {
+            return c;
+        }
+    }
+    CaptureConfig::dism_default()
 }
 
 impl Default for CaptureOptions {
@@ -49,6 +73,7 @@ impl Default for CaptureOptions {
             rpfix: true,
             config: None,
             bootable: false,
+            wimboot: false,
         }
     }
 }
@@ -157,13 +182,16 @@ pub fn capture_image(
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "Image".into())
     });
-    let element = new_image_element(
+    let mut element = new_image_element(
         &counts,
         now_filetime(),
         Some(&name),
         opts.description.as_deref(),
         opts.flags.as_deref(),
     );
+    if opts.wimboot {
+        set_child_text(&mut element, "WIMBOOT", "1");
+    }
     writer.add_image(&t.image, element)?;
     if opts.bootable {
         let index = writer.image_count() as u32;

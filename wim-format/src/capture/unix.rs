@@ -137,10 +137,7 @@ pub fn scan_tree(
     opts: &CaptureOptions,
     progress: &mut dyn FnMut(CaptureProgress),
 ) -> Result<ScannedTree> {
-    let config = match &opts.config {
-        Some(c) => c.matcher(),
-        None => CaptureConfig::dism_default().matcher(),
-    };
+    let config = super::effective_config(dir, opts).matcher();
     let root_md = std::fs::metadata(dir).map_err(io_err("stat", dir))?;
     if !root_md.is_dir() {
         return Err(Error::Access {

@@ -54,6 +54,8 @@ pub struct ExportOptions {
     pub description: Option<String>,
     /// Make the (last) exported image the bootable one.
     pub bootable: bool,
+    /// Mark the exported images WIMBoot-compatible (`WIMBOOT` 1 in their XML).
+    pub wimboot: bool,
 }
 
 /// Copies the blobs `image` of `src` uses that `w` lacks; into a solid WIM in one
@@ -114,6 +116,9 @@ fn exported_element(
         if let Some(d) = &opts.description {
             set_child_text(&mut e, "DESCRIPTION", d.clone());
         }
+    }
+    if opts.wimboot {
+        set_child_text(&mut e, "WIMBOOT", "1");
     }
     if e.child("DIRCOUNT").is_none() {
         let img = src.image(index)?;

@@ -114,6 +114,16 @@ impl WriteOptions {
         }
     }
 
+    /// What WIMBoot images are written with: XPRESS in 4 KiB chunks, which
+    /// Windows reads file data from in place.
+    pub fn wimboot() -> Self {
+        Self {
+            compression: Compression::Xpress,
+            chunk_size: Some(4096),
+            ..Self::default()
+        }
+    }
+
     /// DISM's `/Compress:recovery`: solid LZMS.
     pub fn recovery() -> Self {
         Self {
