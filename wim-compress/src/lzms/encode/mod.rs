@@ -12,6 +12,7 @@
 //! allocates nothing. See [`LzmsEncoder::memory_usage`] for the footprint.
 
 mod coder;
+mod giveup;
 mod lcpit;
 mod mf;
 mod parse;
@@ -46,6 +47,9 @@ pub struct LzmsEncoder {
     items: Vec<Item>,
     matches: Vec<Match>,
     dmatches: Vec<DeltaMatch>,
+    /// The repeat table of the incompressibility check (empty for chunks
+    /// over `giveup::MAX_CHUNK`, which are not checked).
+    repeats: Vec<u32>,
 }
 
 /// Search depth of the binary trees at `level`.
@@ -114,6 +118,11 @@ impl LzmsEncoder {
             items: Vec::with_capacity(3 * NUM_OPTIM + 8),
             matches: vec![Match::default(); MAX_MATCHES],
             dmatches: vec![DeltaMatch::default(); mf::POWERS as usize],
+            repeats: if max_chunk_size <= giveup::MAX_CHUNK {
+                vec![0; 1 << giveup::TABLE_BITS]
+            } else {
+                Vec::new()
+            },
         })
     }
 
@@ -153,6 +162,10 @@ impl LzmsEncoder {
     /// Compresses `input` (at most the chunk size) into `output`, returning
     /// the compressed length, or `None` when the result would not fit in
     /// `output` (callers pass `input.len() - 1` bytes and store the chunk raw).
+    /// With `output` shorter than a chunk of up to 1 MiB, `None` also comes
+    /// early for a chunk that looks incompressible (bytes, differences and
+    /// repeats all random-looking); on 130 chunks of compressed files every
+    /// chunk so judged came out of the full parse at 100% of its size or more.
     pub fn compress(&mut self, input: &[u8], output: &mut [u8]) -> Option<usize> {
         let n = input.len();
         if n > self.max_chunk_size || output.len() < 4 {
@@ -187,6 +200,14 @@ impl LzmsEncoder {
     /// Parses and encodes `data` (already x86-translated).
     fn encode(&mut self, data: &[u8], output: &mut [u8]) -> Option<usize> {
         let n = data.len();
+        // Already-compressed content is given up on before the parse when
+        // the caller could not use an output as large as the chunk anyway.
+        if output.len() < n
+            && !self.repeats.is_empty()
+            && giveup::looks_incompressible(data, &mut self.repeats)
+        {
+            return None;
+        }
         self.mf.reset(data);
 
         if self.params.use_delta {

@@ -288,6 +288,26 @@ fn reuse_of_large_chunk_finders_gives_identical_output() {
     }
 }
 
+/// A random chunk is given up before the parse when the room is short of
+/// the chunk (the writer's case), and still compressed (and decodable) when
+/// the caller has room for it.
+#[test]
+fn incompressible_chunks_are_given_up_only_when_room_is_short() {
+    // Random but for a repeat of 1% of it: the full parse gets it just
+    // under its size, the check still calls it incompressible.
+    let mut data = random(128 << 10, 41);
+    data.copy_within(500..1800, 90_000);
+    let mut enc = LzmsEncoder::new(128 << 10, 50).unwrap();
+    let full = round_trip(&mut enc, &data, data.len() + 4096).expect("fits with room");
+    assert!(full < data.len() - 1, "{full}");
+    assert_eq!(round_trip(&mut enc, &data, data.len() - 1), None);
+    // The same chunk after a compressible one: the state the check leaves
+    // behind does not matter.
+    let text = text(100_000, 42);
+    let a = round_trip(&mut enc, &text, text.len() - 1).expect("compresses");
+    assert_eq!(check(&text, 128 << 10, 50), Some(a));
+}
+
 #[test]
 fn rejects_bad_parameters() {
     assert!(LzmsEncoder::new(0, 50).is_err());
