@@ -20,6 +20,7 @@ mod error;
 pub mod fuzzing;
 pub mod huffman;
 mod huffman_build;
+mod incompressible;
 mod lz;
 pub mod lzms;
 pub mod lzx;

@@ -12,7 +12,6 @@
 //! allocates nothing. See [`LzmsEncoder::memory_usage`] for the footprint.
 
 mod coder;
-mod giveup;
 mod lcpit;
 mod mf;
 mod parse;
@@ -22,6 +21,7 @@ mod x86;
 
 use super::constants::num_offset_slots;
 use crate::error::{check_level, EncodeError};
+use crate::incompressible;
 use coder::Output;
 use mf::{DeltaFinder, DeltaMatch, LzFinder, Match};
 use parse::{Coder, Item, Nodes, Params, Parse, NUM_OPTIM};
@@ -48,7 +48,7 @@ pub struct LzmsEncoder {
     matches: Vec<Match>,
     dmatches: Vec<DeltaMatch>,
     /// The repeat table of the incompressibility check (empty for chunks
-    /// over `giveup::MAX_CHUNK`, which are not checked).
+    /// over `incompressible::MAX_CHUNK`, which are not checked).
     repeats: Vec<u32>,
 }
 
@@ -118,8 +118,8 @@ impl LzmsEncoder {
             items: Vec::with_capacity(3 * NUM_OPTIM + 8),
             matches: vec![Match::default(); MAX_MATCHES],
             dmatches: vec![DeltaMatch::default(); mf::POWERS as usize],
-            repeats: if max_chunk_size <= giveup::MAX_CHUNK {
-                vec![0; 1 << giveup::TABLE_BITS]
+            repeats: if max_chunk_size <= incompressible::MAX_CHUNK {
+                vec![0; 1 << incompressible::TABLE_BITS]
             } else {
                 Vec::new()
             },
@@ -204,7 +204,7 @@ impl LzmsEncoder {
         // the caller could not use an output as large as the chunk anyway.
         if output.len() < n
             && !self.repeats.is_empty()
-            && giveup::looks_incompressible(data, &mut self.repeats)
+            && incompressible::looks_incompressible(data, &mut self.repeats, incompressible::LZMS)
         {
             return None;
         }

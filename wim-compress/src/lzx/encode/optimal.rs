@@ -13,6 +13,7 @@ use super::bitout::BitWriter;
 use super::block::{offset_slot, Coder, Queue, Seq, MAX_MATCH_LEN, MIN_ALIGNED_SLOT};
 use super::extend;
 use super::split::{SplitStats, MIN_BLOCK_SIZE, SOFT_MAX_BLOCK_SIZE};
+use crate::incompressible;
 use crate::matchfinder::{BinaryTrees, Bytes, Match, Window, PAD};
 
 /// Nodes whose queues are kept (a power of two above `MAX_MATCH_LEN`).
@@ -96,6 +97,8 @@ pub(super) struct Optimal {
     obs_lit: [u32; NUM_CHARS],
     obs_matches: u32,
     obs_aligned: [u32; NUM_ALIGNED_SYMS],
+    /// The repeat table of the incompressibility check.
+    repeats: Vec<u32>,
 }
 
 impl Optimal {
@@ -125,6 +128,7 @@ impl Optimal {
             obs_lit: [0; NUM_CHARS],
             obs_matches: 0,
             obs_aligned: [0; NUM_ALIGNED_SYMS],
+            repeats: vec![0; 1 << incompressible::TABLE_BITS],
         }
     }
 
@@ -141,6 +145,7 @@ impl Optimal {
             } else {
                 0
             }
+            + (4 << incompressible::TABLE_BITS)
             + std::mem::size_of::<Self>()
     }
 
@@ -156,6 +161,16 @@ impl Optimal {
         p: &OptParams,
     ) {
         let n = data.len();
+        // Already-compressed content, for a caller that gave less room than
+        // the chunk, is given up on before the match search, which is most
+        // of the time such a chunk would cost.
+        if w.room() < n
+            && n <= incompressible::MAX_CHUNK
+            && incompressible::looks_incompressible(data, &mut self.repeats, incompressible::LZX)
+        {
+            w.give_up();
+            return;
+        }
         self.bt.reset();
         if let Some(small) = &mut self.small {
             small.reset();
