@@ -98,7 +98,7 @@ struct Server {
     /// Kept alive while mounted (dropping it unmounts).
     handle: Mutex<Option<MountHandle>>,
     listener: Mutex<Option<std::os::unix::net::UnixListener>>,
-    /// One commit or unmount at a time.
+    /// One commit, unmount or state save at a time.
     busy: Mutex<()>,
 }
 
@@ -210,12 +210,17 @@ impl Server {
     }
 
     fn run(self: Arc<Self>) -> u8 {
-        // Saves the overlay's state for a remount after a crash.
+        // Saves the overlay's state for a remount after a crash. Under `busy`,
+        // so that a save never runs beside an unmount, which removes the
+        // scratch directory the state is saved in (a save racing it left the
+        // directory behind).
         if let Some(o) = self.overlay.clone() {
+            let me = self.clone();
             std::thread::spawn(move || {
                 let mut saved = u64::MAX;
                 loop {
                     std::thread::sleep(Duration::from_millis(500));
+                    let _busy = me.busy.lock().unwrap_or_else(|p| p.into_inner());
                     let g = o.generation();
                     if g != saved {
                         match o.save_state() {
