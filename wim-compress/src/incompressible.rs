@@ -152,24 +152,13 @@ pub(crate) fn looks_incompressible(data: &[u8], table: &mut [u32], look: Look) -
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
+    use crate::test_data::xorshift_bytes;
 
     #[test]
     fn only_random_looking_chunks_are_judged_incompressible() {
         let mut table = vec![0u32; 1 << TABLE_BITS];
         let n = 128 << 10;
-        let random = noise(n, 1);
+        let random = xorshift_bytes(n, 1, 256);
         assert!(looks_incompressible(&random, &mut table, LZMS));
         // Text: skewed bytes.
         let text: Vec<u8> = b"the quick brown fox jumps over the lazy dog; "
@@ -188,7 +177,7 @@ mod tests {
         // at a time, but its differences are small (what delta matches and
         // sampled sound look like).
         let mut v = 0u8;
-        let walk: Vec<u8> = noise(n, 2)
+        let walk: Vec<u8> = xorshift_bytes(n, 2, 256)
             .iter()
             .map(|&r| {
                 v = v.wrapping_add(r % 7).wrapping_sub(3);
@@ -199,7 +188,7 @@ mod tests {
         assert!(!looks_incompressible(&walk, &mut table, LZMS));
         // Differences at a span of 4 only (four interleaved walks).
         let mut lanes = [0u8; 4];
-        let interleaved: Vec<u8> = noise(n, 3)
+        let interleaved: Vec<u8> = xorshift_bytes(n, 3, 256)
             .iter()
             .enumerate()
             .map(|(i, &r)| {

@@ -27,6 +27,8 @@ pub mod lzx;
 #[doc(hidden)]
 pub mod matchfinder;
 mod prefetch;
+#[cfg(test)]
+mod test_data;
 pub mod xpress;
 
 pub use error::{DecodeError, EncodeError, DEFAULT_LEVEL};

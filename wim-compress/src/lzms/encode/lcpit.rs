@@ -846,6 +846,7 @@ fn build_intervals(sa: &mut [u32], leaf: &mut [u32]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_data::xorshift_bytes;
 
     fn naive_sa(s: &[u8]) -> Vec<u32> {
         let mut v: Vec<u32> = (0..s.len() as u32).collect();
@@ -860,18 +861,6 @@ mod tests {
         let mut bits = vec![0u64; bit_words(n)];
         sais(s, &mut sa, 256, &mut bkt, &mut bits);
         assert_eq!(sa, naive_sa(s), "{s:?}");
-    }
-
-    fn rng_bytes(len: usize, seed: u64, alpha: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x % alpha) as u8
-            })
-            .collect()
     }
 
     #[test]
@@ -891,7 +880,7 @@ mod tests {
         for seed in 1..200u64 {
             let len = (seed as usize * 7) % 300;
             for alpha in [1, 2, 3, 4, 256] {
-                check_sa(&rng_bytes(len, seed, alpha));
+                check_sa(&xorshift_bytes(len, seed, alpha));
             }
         }
     }
@@ -901,7 +890,7 @@ mod tests {
         for seed in 1..120u64 {
             let len = 1 + (seed as usize * 37) % 2000;
             for alpha in [1, 2, 3, 256] {
-                let s = rng_bytes(len, seed, alpha);
+                let s = xorshift_bytes(len, seed, alpha);
                 let mut sa = naive_sa(&s);
                 let mut sa2 = sa.clone();
                 let mut phi = vec![0u32; len];
@@ -941,8 +930,8 @@ mod tests {
     #[test]
     fn large_chunks_give_their_arrays_back() {
         let n = 3 * KEPT_MAX;
-        let mut s = rng_bytes(n / 2, 5, 4);
-        s.extend(rng_bytes(n - s.len(), 6, 256));
+        let mut s = xorshift_bytes(n / 2, 5, 4);
+        s.extend(xorshift_bytes(n - s.len(), 6, 256));
         let mut f = LcpFinder::new(n, 63);
         assert!(f.iv.is_empty());
         f.reset(&s);
@@ -966,7 +955,7 @@ mod tests {
         for seed in 1..60u64 {
             let len = 1 + (seed as usize * 37) % 700;
             for alpha in [1, 2, 3, 8, 256] {
-                let s = rng_bytes(len, seed, alpha);
+                let s = xorshift_bytes(len, seed, alpha);
                 for nice in [2, 5, 63] {
                     let mut f = LcpFinder::new(len, nice);
                     f.reset(&s);

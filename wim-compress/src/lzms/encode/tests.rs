@@ -16,8 +16,7 @@ impl Rng {
 }
 
 fn random(len: usize, seed: u64) -> Vec<u8> {
-    let mut r = Rng(seed | 1);
-    (0..len).map(|_| r.next() as u8).collect()
+    crate::test_data::xorshift_bytes(len, seed, 256)
 }
 
 /// Words drawn from a small vocabulary, with punctuation: compresses like text.
