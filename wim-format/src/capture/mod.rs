@@ -51,16 +51,16 @@ pub const WIMBOOT_CONFIG: &str = "Windows/System32/WimBootCompress.ini";
 
 /// The exclusions a capture of `dir` applies: the given configuration, else
 /// (for WIMBoot) the tree's own [`WIMBOOT_CONFIG`], else DISM's defaults.
-pub fn effective_config(dir: &Path, opts: &CaptureOptions) -> CaptureConfig {
+pub fn config_matcher(dir: &Path, opts: &CaptureOptions) -> ConfigMatcher {
     if let Some(c) = &opts.config {
-        return c.clone();
+        return c.matcher();
     }
     if opts.wimboot {
         if let Ok(c) = CaptureConfig::read(&dir.join(WIMBOOT_CONFIG)) {
-            return c;
+            return c.matcher();
         }
     }
-    CaptureConfig::dism_default()
+    CaptureConfig::dism_default().matcher()
 }
 
 impl Default for CaptureOptions {

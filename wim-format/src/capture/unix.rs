@@ -137,7 +137,7 @@ pub fn scan_tree(
     opts: &CaptureOptions,
     progress: &mut dyn FnMut(CaptureProgress),
 ) -> Result<ScannedTree> {
-    let config = super::effective_config(dir, opts).matcher();
+    let config = super::config_matcher(dir, opts);
     let root_md = std::fs::metadata(dir).map_err(io_err("stat", dir))?;
     if !root_md.is_dir() {
         return Err(Error::Access {
