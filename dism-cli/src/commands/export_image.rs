@@ -74,7 +74,6 @@ pub fn run(ctx: &mut Context, opts: &Options) -> Result<(), DismError> {
     };
     let mut write = match compression(opts)? {
         Some(w) => w,
-        None if opts.has("WIMBoot") => wim_format::write::WriteOptions::wimboot(),
         None => {
             // The source's compression (a solid source stays solid).
             let mut w = wim_format::write::WriteOptions::new(wim.header.compression);

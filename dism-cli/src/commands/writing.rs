@@ -14,10 +14,11 @@ use crate::error::{code, DismError};
 use crate::open::format_error;
 use crate::progress::Progress;
 
-/// `/Compress:<type>`: DISM's names and the codecs' own; `None` when absent.
+/// `/Compress:<type>`: DISM's names and the codecs' own. When absent: what
+/// WIMBoot images are written with if `/WIMBoot` is given, else `None`.
 pub fn compression(opts: &Options) -> Result<Option<WriteOptions>, DismError> {
     let Some(value) = opts.get("Compress") else {
-        return Ok(None);
+        return Ok(opts.has("WIMBoot").then(WriteOptions::wimboot));
     };
     let mut w = match value.to_ascii_lowercase().as_str() {
         "none" => WriteOptions::new(Compression::None),
@@ -59,13 +60,7 @@ pub fn write_options(
             format!("/ChunkSize needs /Compress. {}", crate::error::HELP_HINT),
         ));
     }
-    let mut w = compression(opts)?.unwrap_or_else(|| {
-        if opts.has("WIMBoot") {
-            WriteOptions::wimboot()
-        } else {
-            WriteOptions::new(default)
-        }
-    });
+    let mut w = compression(opts)?.unwrap_or_else(|| WriteOptions::new(default));
     w.integrity = opts.has("CheckIntegrity");
     w.threads = ctx.threads;
     Ok(w)
