@@ -145,6 +145,7 @@ impl LcpFinder {
         build_lcp(data, sa, self.nice as u32);
         let _one = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
         if self.pd.len() < n {
+            // The old array goes before the new one comes, not after.
             self.pd = Vec::new();
             self.pd = vec![0; n];
         }
